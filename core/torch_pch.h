@@ -1,0 +1,3 @@
+// Precompiled header for torch-heavy targets (see plume_use_torch_pch in the root CMakeLists).
+#pragma once
+#include <torch/torch.h>

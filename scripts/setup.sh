@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Plume needs on Debian 12 when it is missing. Idempotent: a second run installs
+# nothing. Called by both README commands.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS makes its fp32 matmuls fast
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libyaml-cpp-dev nlohmann-json3-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev                  # libFuzzer targets
+  python3 python3-torch python3-numpy python3-grpcio python3-grpc-tools  # reference checks, clients
+  bible-kjv bible-kjv-text fortunes         # demo corpora
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch's fp32 BLAS must be OpenBLAS, not the reference implementation.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+if [[ "$blas" != *openblas* ]]; then
+  echo "setup: warning: libblas.so.3 -> $blas is not OpenBLAS; matmuls will be slow" >&2
+fi
