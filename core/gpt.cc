@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/decode_kernels.h"
+
 namespace plume::core {
 
 namespace F = torch::nn::functional;
@@ -19,7 +21,10 @@ class StepPlan {
     torch::Tensor mask;                       // [n, past + n] additive causal mask
   };
 
-  StepPlan(const std::vector<StepSegment>& segments, int64_t cache_len) {
+  // kernel_attention: decoding segments attend with kernels::DecodeAttention, which needs no
+  // masks or batch layout.
+  StepPlan(const std::vector<StepSegment>& segments, int64_t cache_len, bool kernel_attention)
+      : kernel_attention(kernel_attention) {
     int64_t row = 0;
     std::vector<int64_t> dec_slots, dec_rows, dec_lens, out_rows;
     for (const StepSegment& s : segments) {
@@ -34,7 +39,7 @@ class StepPlan {
       } else {
         const int64_t n = s.num_tokens, total = s.past_len + n;
         // Row i (position past_len + i) sees columns 0..past_len + i.
-        auto cols = torch::arange(total, torch::kInt64).unsqueeze(0);              // [1, total]
+        auto cols = torch::arange(total, torch::kInt64).unsqueeze(0);            // [1, total]
         auto limit = torch::arange(n, torch::kInt64).unsqueeze(1) + s.past_len;  // [n, 1]
         auto mask = torch::zeros({n, total}, torch::kFloat32)
                         .masked_fill_(cols > limit, -std::numeric_limits<float>::infinity());
@@ -58,6 +63,7 @@ class StepPlan {
     decode_rows = torch::tensor(dec_rows, torch::kInt64);
     decode_positions = torch::tensor(dec_lens, torch::kInt64) - 1;
     decode_len = *std::max_element(dec_lens.begin(), dec_lens.end());
+    if (kernel_attention) return;
     const auto [lo, hi] = std::minmax_element(dec_slots.begin(), dec_slots.end());
     slot_lo = *lo;
     slot_count = *hi - *lo + 1;
@@ -76,6 +82,7 @@ class StepPlan {
     decode_batch_index = use_slot_range ? decode_slots - slot_lo : torch::arange(num_decode);
   }
 
+  bool kernel_attention = false;
   int64_t num_rows = 0;
   std::vector<Prefill> prefills;
   bool only_decode = true;
@@ -93,6 +100,33 @@ class StepPlan {
   torch::Tensor decode_batch_index;  // [Bd] row of each decoding segment in the attention batch
 };
 
+namespace {
+
+// The incremental forward's matrix products: act(x·Wᵀ + b) + residual, x [M, K] -> [M, N].
+// Few rows run on the streaming kernels when the weight was packed (PrepareInference), more on
+// LibTorch: oneDNN with the bf16 copy, else OpenBLAS with the fp32 parameter.
+torch::Tensor StepLinear(const torch::Tensor& x, const torch::Tensor& weight,
+                         const torch::Tensor& bias, const InferenceWeight& inference,
+                         kernels::Activation activation = kernels::Activation::kNone,
+                         const torch::Tensor& residual = {}) {
+  if (kernels::SmallMatmulSuits(x.size(0), inference.packed)) {
+    return kernels::SmallMatmul(x.contiguous(), inference.packed, bias, activation,
+                                residual.defined() ? residual.contiguous() : residual);
+  }
+  torch::Tensor y;
+  if (inference.bf16.defined()) {
+    y = torch::linear(x.to(torch::kBFloat16), inference.bf16).to(torch::kFloat32);
+    if (bias.defined()) y.add_(bias);
+  } else {
+    y = torch::linear(x, weight, bias);
+  }
+  if (activation == kernels::Activation::kGeluTanh) y = torch::gelu(y, "tanh");
+  if (residual.defined()) y.add_(residual);
+  return y;
+}
+
+}  // namespace
+
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps, bool use_bias) : dim_(dim), eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
   if (use_bias) bias = register_parameter("bias", torch::zeros({dim}));
@@ -105,8 +139,10 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GptConfig& config)
     : n_head_(config.n_head), n_embd_(config.n_embd), dropout_(config.dropout) {
   const int64_t c = config.n_embd;
-  c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(c, 3 * c).bias(config.bias)));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(config.bias)));
+  c_attn = register_module("c_attn",
+                           torch::nn::Linear(torch::nn::LinearOptions(c, 3 * c).bias(config.bias)));
+  c_proj = register_module("c_proj",
+                           torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(config.bias)));
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
@@ -117,24 +153,31 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   auto att = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
   auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool)).triu(1);
   att = att.masked_fill(future, -std::numeric_limits<float>::infinity()).softmax(-1);
-  if (dropout_ > 0 && is_training()) att = F::dropout(att, F::DropoutFuncOptions().p(dropout_).training(true));
+  if (dropout_ > 0 && is_training())
+    att = F::dropout(att, F::DropoutFuncOptions().p(dropout_).training(true));
   auto y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, C});  // [B, T, C]
   y = c_proj(y);
-  if (dropout_ > 0 && is_training()) y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(true));
+  if (dropout_ > 0 && is_training())
+    y = F::dropout(y, F::DropoutFuncOptions().p(dropout_).training(true));
   return y;
 }
 
 torch::Tensor CausalSelfAttentionImpl::ForwardStep(const torch::Tensor& x, const StepPlan& plan,
-                                                   LayerKv& kv) {
+                                                   LayerKv& kv, const torch::Tensor& residual) {
   const int64_t N = x.size(0), C = n_embd_, H = n_head_, D = C / H;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  auto qkv = c_attn(x);                                 // [N, 3C]
-  auto q = qkv.narrow(1, 0, C).view({N, H, D}) * scale;  // [N, H, D]
+  auto qkv = StepLinear(x, c_attn->weight, c_attn->bias, c_attn_inference);  // [N, 3C]
+  auto q = qkv.narrow(1, 0, C).view({N, H, D}) * scale;                      // [N, H, D]
   auto k = qkv.narrow(1, C, C).view({N, H, D});
   auto v = qkv.narrow(1, 2 * C, C).view({N, H, D});
 
-  torch::Tensor y = plan.only_decode ? torch::Tensor() : torch::empty({N, C}, x.options());
-  if (plan.num_decode > 0) {
+  torch::Tensor y = plan.only_decode && !plan.kernel_attention ? torch::Tensor()
+                                                               : torch::empty({N, C}, x.options());
+  if (plan.num_decode > 0 && plan.kernel_attention) {
+    // Decoding segments: store K/V and attend over each slot's own positions in one kernel.
+    kernels::DecodeAttention(qkv, plan.decode_rows, plan.decode_slots, plan.decode_positions, kv.k,
+                             kv.v, scale, y);
+  } else if (plan.num_decode > 0) {
     // Decoding segments, one new token each: store K/V, then attend as one batch.
     auto q_dec = plan.only_decode ? q : q.index_select(0, plan.decode_rows);  // [Bd, H, D]
     auto k_dec = plan.only_decode ? k : k.index_select(0, plan.decode_rows);
@@ -164,26 +207,42 @@ torch::Tensor CausalSelfAttentionImpl::ForwardStep(const torch::Tensor& x, const
   }
   for (const StepPlan::Prefill& p : plan.prefills) {
     // A prompt chunk: store its K/V, then attend causally over the cached prefix plus itself.
-    kv.k[p.slot].narrow(1, p.past_len, p.num_tokens).copy_(k.narrow(0, p.row, p.num_tokens).transpose(0, 1));
-    kv.v[p.slot].narrow(1, p.past_len, p.num_tokens).copy_(v.narrow(0, p.row, p.num_tokens).transpose(0, 1));
+    kv.k[p.slot]
+        .narrow(1, p.past_len, p.num_tokens)
+        .copy_(k.narrow(0, p.row, p.num_tokens).transpose(0, 1));
+    kv.v[p.slot]
+        .narrow(1, p.past_len, p.num_tokens)
+        .copy_(v.narrow(0, p.row, p.num_tokens).transpose(0, 1));
     const int64_t total = p.past_len + p.num_tokens;
-    auto keys = kv.k[p.slot].narrow(1, 0, total);    // [H, total, D]
-    auto values = kv.v[p.slot].narrow(1, 0, total);  // [H, total, D]
+    auto keys = kv.k[p.slot].narrow(1, 0, total);                     // [H, total, D]
+    auto values = kv.v[p.slot].narrow(1, 0, total);                   // [H, total, D]
     auto queries = q.narrow(0, p.row, p.num_tokens).transpose(0, 1);  // [H, n, D]
-    auto att = (torch::matmul(queries, keys.transpose(-2, -1)) + p.mask).softmax(-1);  // [H, n, total]
-    y.narrow(0, p.row, p.num_tokens).copy_(torch::matmul(att, values).transpose(0, 1).reshape({p.num_tokens, C}));
+    auto att =
+        (torch::matmul(queries, keys.transpose(-2, -1)) + p.mask).softmax(-1);  // [H, n, total]
+    y.narrow(0, p.row, p.num_tokens)
+        .copy_(torch::matmul(att, values).transpose(0, 1).reshape({p.num_tokens, C}));
   }
-  return c_proj(y);
+  return StepLinear(y, c_proj->weight, c_proj->bias, c_proj_inference, kernels::Activation::kNone,
+                    residual);
 }
 
 MlpImpl::MlpImpl(const GptConfig& config) {
   const int64_t c = config.n_embd;
-  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(c, 4 * c).bias(config.bias)));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * c, c).bias(config.bias)));
+  c_fc = register_module("c_fc",
+                         torch::nn::Linear(torch::nn::LinearOptions(c, 4 * c).bias(config.bias)));
+  c_proj = register_module("c_proj",
+                           torch::nn::Linear(torch::nn::LinearOptions(4 * c, c).bias(config.bias)));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   return c_proj(torch::gelu(c_fc(x), "tanh"));
+}
+
+torch::Tensor MlpImpl::ForwardStep(const torch::Tensor& x, const torch::Tensor& residual) {
+  auto hidden =
+      StepLinear(x, c_fc->weight, c_fc->bias, c_fc_inference, kernels::Activation::kGeluTanh);
+  return StepLinear(hidden, c_proj->weight, c_proj->bias, c_proj_inference,
+                    kernels::Activation::kNone, residual);
 }
 
 BlockImpl::BlockImpl(const GptConfig& config) : dropout_(config.dropout) {
@@ -196,13 +255,14 @@ BlockImpl::BlockImpl(const GptConfig& config) : dropout_(config.dropout) {
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   auto h = x + attn(ln_1(x));
   auto m = mlp(ln_2(h));
-  if (dropout_ > 0 && is_training()) m = F::dropout(m, F::DropoutFuncOptions().p(dropout_).training(true));
+  if (dropout_ > 0 && is_training())
+    m = F::dropout(m, F::DropoutFuncOptions().p(dropout_).training(true));
   return h + m;
 }
 
 torch::Tensor BlockImpl::ForwardStep(const torch::Tensor& x, const StepPlan& plan, LayerKv& kv) {
-  auto h = x + attn->ForwardStep(ln_1(x), plan, kv);
-  return h + mlp(ln_2(h));
+  auto h = attn->ForwardStep(ln_1(x), plan, kv, /*residual=*/x);  // x + attn(ln_1(x))
+  return mlp->ForwardStep(ln_2(h), /*residual=*/h);               // h + mlp(ln_2(h))
 }
 
 GptImpl::GptImpl(const GptConfig& config, bool initialize)
@@ -226,7 +286,10 @@ GptImpl::GptImpl(const GptConfig& config, bool initialize)
     } else if (name.ends_with(".weight") && p.dim() == 2) {
       p.normal_(0.0, 0.02);
     } else if (name.starts_with("ln") || name.find(".ln_") != std::string::npos) {
-      if (name.ends_with(".weight")) p.fill_(1.0); else p.zero_();
+      if (name.ends_with(".weight"))
+        p.fill_(1.0);
+      else
+        p.zero_();
     } else {
       p.zero_();  // Linear biases
     }
@@ -235,10 +298,13 @@ GptImpl::GptImpl(const GptConfig& config, bool initialize)
 
 torch::Tensor GptImpl::Hidden(const torch::Tensor& ids) {
   const int64_t T = ids.size(1);
-  TORCH_CHECK(T <= config_.n_positions, "sequence length ", T, " exceeds n_positions=", config_.n_positions);
-  auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()));
+  TORCH_CHECK(T <= config_.n_positions, "sequence length ", T,
+              " exceeds n_positions=", config_.n_positions);
+  auto positions =
+      torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()));
   auto x = wte(ids) + wpe(positions);  // [B, T, C]
-  if (dropout_ > 0 && is_training()) x = F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true));
+  if (dropout_ > 0 && is_training())
+    x = F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true));
   for (auto& block : *h) x = block->as<Block>()->forward(x);
   return ln_f(x);
 }
@@ -254,7 +320,10 @@ torch::Tensor GptImpl::ForwardStep(const torch::Tensor& tokens,
                                    std::vector<LayerKv>& kv) {
   TORCH_CHECK(static_cast<int>(kv.size()) == config_.n_layer, "KV cache has ", kv.size(),
               " layers, model has ", config_.n_layer);
-  const StepPlan plan(segments, kv[0].k.size(2));
+  const bool kernel_attention = kernels::Available() && kv[0].k.scalar_type() == torch::kFloat32 &&
+                                kv[0].k.is_contiguous() && kv[0].v.is_contiguous() &&
+                                config_.head_dim() <= 256;
+  const StepPlan plan(segments, kv[0].k.size(2), kernel_attention);
   TORCH_CHECK(tokens.dim() == 1 && tokens.size(0) == plan.num_rows, "tokens must be [",
               plan.num_rows, "] for these segments");
   std::vector<int64_t> positions;
@@ -265,14 +334,39 @@ torch::Tensor GptImpl::ForwardStep(const torch::Tensor& tokens,
   auto x = wte(tokens) + wpe(torch::tensor(positions, torch::kInt64));  // [N, C]
   for (size_t i = 0; i < h->size(); ++i) x = h[i]->as<Block>()->ForwardStep(x, plan, kv[i]);
   if (!plan.outputs_are_all_rows) x = x.index_select(0, plan.output_rows);
-  return LmHead(ln_f(x));  // [R, V]
+  return StepLinear(ln_f(x), wte->weight, {}, lm_head_inference_);  // [R, V]
+}
+
+void GptImpl::PrepareInference(torch::ScalarType dtype) {
+  TORCH_CHECK(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::ScalarType::Undefined,
+              "inference weights must be float32, bfloat16 or undefined (none)");
+  torch::NoGradGuard no_grad;
+  const int64_t group = dtype == torch::kBFloat16 ? 32 : 16;
+  auto prepare = [&](const torch::Tensor& weight) {
+    InferenceWeight w;
+    if (dtype == torch::ScalarType::Undefined) return w;
+    // Shapes the kernels cannot take keep the LibTorch path (with the bf16 copy if asked).
+    if (weight.size(1) % group == 0) w.packed = kernels::PackedWeight::Pack(weight, dtype);
+    if (dtype == torch::kBFloat16) w.bf16 = weight.detach().to(torch::kBFloat16).contiguous();
+    return w;
+  };
+  for (auto& module : *h) {
+    auto* block = module->as<Block>();
+    block->attn->c_attn_inference = prepare(block->attn->c_attn->weight);
+    block->attn->c_proj_inference = prepare(block->attn->c_proj->weight);
+    block->mlp->c_fc_inference = prepare(block->mlp->c_fc->weight);
+    block->mlp->c_proj_inference = prepare(block->mlp->c_proj->weight);
+  }
+  lm_head_inference_ = prepare(wte->weight);
+  inference_dtype_ = dtype;
 }
 
 std::vector<LayerKv> GptImpl::NewKvCache(int slots, int max_len, torch::ScalarType dtype) const {
   std::vector<LayerKv> cache;
   const int64_t H = config_.n_head, D = config_.head_dim();
   for (int i = 0; i < config_.n_layer; ++i) {
-    cache.push_back({torch::zeros({slots, H, max_len, D}, dtype), torch::zeros({slots, H, max_len, D}, dtype)});
+    cache.push_back(
+        {torch::zeros({slots, H, max_len, D}, dtype), torch::zeros({slots, H, max_len, D}, dtype)});
   }
   return cache;
 }

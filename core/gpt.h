@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "core/decode_kernels.h"
 #include "core/gpt_config.h"
 
 namespace plume::core {
@@ -48,15 +49,24 @@ TORCH_MODULE(LayerNorm);
 
 class StepPlan;  // per-step index tensors and masks shared by all layers (gpt.cc)
 
+// A Linear weight as the incremental forward multiplies with it (GptImpl::PrepareInference).
+struct InferenceWeight {
+  kernels::PackedWeight packed;  // few rows per step (decoding): decode_kernels' layout
+  torch::Tensor bf16;            // [N, K] bf16 for many rows (prefill) via oneDNN; bf16 only
+};
+
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit CausalSelfAttentionImpl(const GptConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, C] -> [B, T, C]
-  // x: [N, C] new tokens of all segments, concatenated; writes their K/V into `kv`.
-  torch::Tensor ForwardStep(const torch::Tensor& x, const StepPlan& plan, LayerKv& kv);
+  // x: [N, C] new tokens of all segments, concatenated (after ln_1); writes their K/V into
+  // `kv`. Returns residual + attention output, [N, C].
+  torch::Tensor ForwardStep(const torch::Tensor& x, const StepPlan& plan, LayerKv& kv,
+                            const torch::Tensor& residual);
 
-  torch::nn::Linear c_attn{nullptr};  // C -> 3C (q, k, v)
-  torch::nn::Linear c_proj{nullptr};  // C -> C
+  torch::nn::Linear c_attn{nullptr};                   // C -> 3C (q, k, v)
+  torch::nn::Linear c_proj{nullptr};                   // C -> C
+  InferenceWeight c_attn_inference, c_proj_inference;  // GptImpl::PrepareInference
  private:
   int64_t n_head_, n_embd_;
   double dropout_;
@@ -67,9 +77,12 @@ class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const GptConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // [..., C] -> [..., C]
+  // residual + forward(x) for the incremental forward: [N, C].
+  torch::Tensor ForwardStep(const torch::Tensor& x, const torch::Tensor& residual);
 
-  torch::nn::Linear c_fc{nullptr};    // C -> 4C
-  torch::nn::Linear c_proj{nullptr};  // 4C -> C
+  torch::nn::Linear c_fc{nullptr};                   // C -> 4C
+  torch::nn::Linear c_proj{nullptr};                 // 4C -> C
+  InferenceWeight c_fc_inference, c_proj_inference;  // GptImpl::PrepareInference
 };
 TORCH_MODULE(Mlp);
 
@@ -83,6 +96,7 @@ class BlockImpl : public torch::nn::Module {
   CausalSelfAttention attn{nullptr};
   LayerNorm ln_2{nullptr};
   Mlp mlp{nullptr};
+
  private:
   double dropout_;
 };
@@ -106,12 +120,25 @@ class GptImpl : public torch::nn::Module {
   // segment concatenated in segment order. Appends their K/V to each layer's `kv` (one entry per
   // layer) and returns logits [R, V]: per segment, the last token's row, or all of its rows when
   // all_logits is set. Segments must use distinct slots and fit in the cache (Tmax).
+  // Inference only (no autograd). Small steps (decoding) run on core/decode_kernels where the
+  // CPU has AVX-512, the rest on LibTorch ops.
   torch::Tensor ForwardStep(const torch::Tensor& tokens, const std::vector<StepSegment>& segments,
                             std::vector<LayerKv>& kv);
 
   // Allocates an empty KV cache: one LayerKv per layer of [slots, H, max_len, D] zeros.
   std::vector<LayerKv> NewKvCache(int slots, int max_len,
                                   torch::ScalarType dtype = torch::kFloat32) const;
+
+  // Copies the weights ForwardStep multiplies with (every Linear and the LM head) into the
+  // packed layout of core/decode_kernels, in `dtype`: kFloat32 (same results as the
+  // parameters, up to summation order) or kBFloat16 (half the bytes read per decoded token;
+  // activations and accumulation stay fp32; logits move by about 1e-2, see gpt_test; also a
+  // plain bf16 copy for oneDNN's large-batch matmuls). Costs that much memory besides the
+  // parameters; call again after the parameters change. Until called (or with
+  // kUndefined, which frees the copies) ForwardStep multiplies with the parameters through
+  // LibTorch. forward() and training always use the parameters.
+  void PrepareInference(torch::ScalarType dtype);
+  torch::ScalarType inference_dtype() const { return inference_dtype_; }
 
   const GptConfig& config() const { return config_; }
 
@@ -123,6 +150,8 @@ class GptImpl : public torch::nn::Module {
  private:
   GptConfig config_;
   double dropout_;
+  torch::ScalarType inference_dtype_ = torch::ScalarType::Undefined;
+  InferenceWeight lm_head_inference_;  // wte as the LM head
 };
 TORCH_MODULE(Gpt);
 

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/parallel.h"
 #include "core/status_macros.h"
 
 namespace plume::inference {
@@ -78,6 +79,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<core::Gpt
   ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache,
                    KvCache::Create(*model, resolved.max_sequences, resolved.max_context));
   model->eval();
+  try {
+    model->PrepareInference(resolved.bf16_weights ? torch::kBFloat16 : torch::kFloat32);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot prepare the inference weights: ", e.what()));
+  }
   return std::unique_ptr<Engine>(
       new Engine(std::move(model), std::move(vocab), resolved, std::move(cache)));
 }
@@ -272,7 +279,7 @@ void Engine::RunStep(const std::vector<ScheduledChunk>& chunks) {
     pick.logprobs = ComputeLogprobs(raw, pick.token, s.params.top_logprobs);
   };
   // Sequences sample independently (own RNG and state): spread them over the intra-op threads.
-  at::parallel_for(0, static_cast<int64_t>(picks.size()), 8, [&](int64_t begin, int64_t end) {
+  core::ParallelFor(0, static_cast<int64_t>(picks.size()), 8, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) sample(picks[i]);
   });
   for (Pick& pick : picks) {
