@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cstring>
+#include <map>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -468,6 +470,78 @@ TEST(TrainerTest, LearnsWordsAndRoundTrips) {
     EXPECT_EQ(*from_txt->Encode(text, SpecialTokens::kAsText),
               *t->Encode(text, SpecialTokens::kAsText));
   }
+}
+
+// Textbook trainer: recount every pair of every word before each merge; the most frequent pair
+// wins, ties to the smaller (left id, right id). The incremental trainer must agree exactly.
+std::vector<std::pair<std::string, std::string>> NaiveTrain(const std::vector<std::string>& texts,
+                                                            int merges_wanted) {
+  std::map<std::string, int64_t> counts;
+  for (const auto& t : texts) {
+    for (const auto& p : Pieces(t)) ++counts[p];
+  }
+  std::vector<std::string> tokens;
+  std::map<std::string, int32_t> ids;
+  for (const uint8_t b : ByteLevelOrder()) {
+    ids[std::string(1, static_cast<char>(b))] = static_cast<int32_t>(tokens.size());
+    tokens.emplace_back(1, static_cast<char>(b));
+  }
+  std::vector<std::pair<std::vector<int32_t>, int64_t>> words;
+  for (const auto& [w, c] : counts) {
+    std::vector<int32_t> s;
+    for (const char ch : w) s.push_back(ids[std::string(1, ch)]);
+    words.emplace_back(s, c);
+  }
+  std::vector<std::pair<std::string, std::string>> merges;
+  while (static_cast<int>(merges.size()) < merges_wanted) {
+    std::map<std::pair<int32_t, int32_t>, int64_t> pairs;
+    for (const auto& [s, c] : words) {
+      for (size_t i = 0; i + 1 < s.size(); ++i) pairs[{s[i], s[i + 1]}] += c;
+    }
+    std::pair<int32_t, int32_t> best{-1, -1};
+    int64_t best_count = 0;
+    for (const auto& [p, c] : pairs) {
+      if (c > best_count) {  // std::map order: the first of equal counts is the smallest pair
+        best = p;
+        best_count = c;
+      }
+    }
+    if (best_count < 2) break;
+    const std::string bytes = tokens[best.first] + tokens[best.second];
+    if (!ids.count(bytes)) {
+      ids[bytes] = static_cast<int32_t>(tokens.size());
+      tokens.push_back(bytes);
+    }
+    merges.emplace_back(tokens[best.first], tokens[best.second]);
+    for (auto& [s, c] : words) {
+      std::vector<int32_t> out;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (i + 1 < s.size() && s[i] == best.first && s[i + 1] == best.second) {
+          out.push_back(ids[bytes]);
+          ++i;
+        } else {
+          out.push_back(s[i]);
+        }
+      }
+      s = out;
+    }
+  }
+  return merges;
+}
+
+TEST(TrainerTest, MatchesTextbookTrainer) {
+  std::vector<std::string> texts = SmallCorpus();
+  texts.push_back("aaaa aaaa aaa abab abab ababab");  // overlapping pairs, repeated bytes
+  BpeTrainerOptions options;
+  options.special_tokens = {};  // the textbook trainer knows none
+  options.vocab_size = 256 + 150;
+  auto t = TrainBpe(texts, options);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const auto& data = t->model_data();
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& [l, r] : data.merges) got.emplace_back(data.tokens[l], data.tokens[r]);
+  EXPECT_EQ(got.size(), 150u);
+  EXPECT_EQ(got, NaiveTrain(texts, 150));
 }
 
 TEST(TrainerTest, StopsWhenPairsRunOutAndValidatesOptions) {
