@@ -81,9 +81,10 @@ class Tokenizer {
 
   int vocab_size() const;
   std::optional<int32_t> eos_id() const;                       // id of "<|endoftext|>", if any
-  std::optional<int32_t> TokenId(absl::string_view token) const;  // exact vocabulary entry
-  std::vector<std::string> SpecialTokenStrings() const;        // added/special tokens
-  bool IsSpecial(int32_t id) const;
+  // Id of an added token's content, or of the ordinary token with exactly these raw bytes.
+  std::optional<int32_t> TokenId(absl::string_view token) const;
+  std::vector<std::string> SpecialTokenStrings() const;  // added/special tokens, in file order
+  bool IsSpecial(int32_t id) const;  // any added token (all are matched only under kAllow)
   int num_merges() const;
   const BpeModelData& model_data() const;
 
@@ -101,7 +102,11 @@ class Tokenizer {
 
 // Byte-level BPE training (as GPT-2 / Hugging Face tokenizers' ByteLevel BPE trainer):
 // pre-tokenise with the GPT-2 pattern, start from the 256 byte tokens, merge the most frequent
-// pair until the vocabulary has `vocab_size` entries (special tokens included). Deterministic.
+// pair until the vocabulary has `vocab_size` entries (special tokens included; fewer when no pair
+// is seen `min_frequency` times any more). Ties go to the smaller (left id, right id). Special-
+// token text in the corpus separates words and is not learnt. Ids 0..255 are the bytes in
+// GPT-2's order, then the merges' tokens, then the specials. Deterministic: the result does not
+// depend on `threads` or on how the corpus is cut into texts at piece boundaries.
 struct BpeTrainerOptions {
   int vocab_size = 8192;                                  // total, including specials and bytes
   std::vector<std::string> special_tokens = {kEndOfText};  // appended after the merges
