@@ -219,6 +219,11 @@ absl::StatusOr<Tokenizer> Tokenizer::FromModelData(BpeModelData data) {
     }
     size = std::max<int64_t>(size, int64_t{a.id} + 1);
   }
+  if (size > 2 * static_cast<int64_t>(data.tokens.size() + data.added_tokens.size()) + 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "added token id ", size - 1, " is far beyond the ", data.tokens.size(),
+        "-entry vocabulary; ids must be (nearly) dense"));
+  }
   data.tokens.resize(static_cast<size_t>(size));
   impl->is_added.assign(static_cast<size_t>(size), 0);
   for (size_t k = 0; k < data.added_tokens.size(); ++k) {

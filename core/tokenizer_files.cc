@@ -1,4 +1,5 @@
 // Tokenizer file formats: GPT-2's vocab.json + merges.txt and Hugging Face's tokenizer.json.
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -43,6 +44,16 @@ absl::StatusOr<Json> ParseJson(const std::string& path) {
 absl::Status ReadVocab(const Json& vocab, const std::string& path, BpeModelData* data,
                        VocabKeys* keys) {
   if (!vocab.is_object()) return Error(path, "the vocabulary must be a JSON object");
+  // Ids must be nearly dense: a stray huge id must not make us allocate gigabytes.
+  int64_t max_id = -1;
+  for (const auto& [key, value] : vocab.items()) {
+    if (value.is_number_integer()) max_id = std::max(max_id, value.get<int64_t>());
+  }
+  const int64_t limit = 2 * static_cast<int64_t>(vocab.size() + data->added_tokens.size()) + 1024;
+  if (max_id >= limit) {
+    return Error(path, absl::StrCat("vocabulary id ", max_id, " is far beyond its ", vocab.size(),
+                                    " entries; ids must be (nearly) dense"));
+  }
   for (const auto& [key, value] : vocab.items()) {
     if (!value.is_number_integer()) {
       return Error(path, absl::StrCat("vocabulary entry \"", key, "\" has a non-integer id"));

@@ -392,6 +392,12 @@ TEST(FilesTest, BadFilesGiveClearErrors) {
   j["model"]["vocab"] = "nope";
   expect_error("vocab_type.json", j.dump(), "JSON object");
   j = nlohmann::json::parse(good);
+  j["model"]["vocab"]["huge"] = 1000000000;
+  expect_error("sparse.json", j.dump(), "dense");
+  j = nlohmann::json::parse(good);
+  j["added_tokens"][0]["id"] = 900000000;
+  expect_error("sparse_added.json", j.dump(), "dense");
+  j = nlohmann::json::parse(good);
   j["added_tokens"][0]["id"] = "seven";
   expect_error("added.json", j.dump(), "added_tokens");
 
