@@ -74,6 +74,18 @@ function randomUnicode(n, seed) {
   return s;
 }
 
+// Short atoms that stress the pattern's corners (whitespace backtracking, optional space,
+// contractions, class boundaries), in random order.
+function trickyAtoms(n, seed) {
+  const atoms = [" ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "'", "'s", "'ll", "'RE", "\u2019",
+                 "a", "Zq", "\u00e9", "\u4e2d", "7", "42", "\u0663", "!", "?!", ".", "--", "\u0301",
+                 "\ud83d\ude00", "\u200d", "<|", "endoftext", "|>", "_", "\u00bd"];
+  const rnd = lcg(seed);
+  let s = "";
+  for (let i = 0; i < n; i++) s += atoms[rnd() % atoms.length];
+  return s;
+}
+
 function noSpaceWord(n, seed) {
   const rnd = lcg(seed);
   let s = "";
@@ -108,6 +120,7 @@ const cases = [
   ["special_as_text", "Hello<|endoftext|>world <|endoftext|> <|endoftext"],
   ["special_allowed", "Hello<|endoftext|>world <|endoftext|><|endoftext|> x", "allow"],
   ["random_unicode", randomUnicode(20000, 7)],
+  ["random_tricky", trickyAtoms(30000, 9)],
   // White_Space differs from JavaScript's \s: reference tiktoken WASM.
   ["nel_feff", "x \u0085y !\u0085! x \ufeffy !\ufeff! \u0085\u0085 \ufeff\ufeff a\u0085\n b", "text", "wasm"],
   ["word_100k", noSpaceWord(100000, 3), "text", "wasm"],
