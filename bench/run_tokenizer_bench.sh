@@ -2,7 +2,8 @@
 # Tokenizer speed: Plume (1 thread, and batch on all threads) against OpenAI's tiktoken compiled
 # to WASM (npm "tiktoken"), same GPT-2 encoding, same inputs, same run. Inputs are made here:
 # the King James Bible (~4.3 MB of English prose, Debian's bible-kjv), 1 MB of C++ from
-# /usr/include/c++/12, and a 100 KB word without spaces. Run after a build, under the lock:
+# /usr/include/c++/12, and a 100 KB word without spaces; then times training a 16k vocabulary on
+# prose + code. Run after a build, under the lock:
 #   flock /tmp/plume-build.lock bench/run_tokenizer_bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,15 @@ node -e 'let s=1,w="";for(let i=0;i<100000;i++){s=(Math.imul(s,1103515245)+12345
 NODE_PATH="$NPM" node bench/tokenizer_bench_tiktoken.js \
   prose="$work/prose.txt" code="$work/code.txt" --word "$work/word.txt" > "$work/tiktoken.txt"
 
+# Training: a 16k vocabulary on prose + code (~5.3 MB), through the CLI.
+CLI="$BUILD_DIR/core/plume-tokenizer"
+cat "$work/prose.txt" "$work/code.txt" > "$work/corpus.txt"
+start=$(date +%s%N)
+"$CLI" train --vocab_size 16384 --out "$work/trained" "$work/corpus.txt" > /dev/null
+end=$(date +%s%N)
+echo "train_seconds $(( (end - start) / 1000000 ))e-3" >> "$work/plume.txt"
+echo "train_bytes $(stat -c %s "$work/corpus.txt")" >> "$work/plume.txt"
+
 cat "$work/plume.txt" "$work/tiktoken.txt" | awk -v threads="$(nproc)" '
   { v[$1] = $2 }
   END {
@@ -38,4 +48,5 @@ cat "$work/plume.txt" "$work/tiktoken.txt" | awk -v threads="$(nproc)" '
     }
     printf "100 KB word without spaces: Plume %.4f s, tiktoken WASM %.4f s (tokens %d vs %d)\n", v["plume_word_seconds"], v["tiktoken_word_seconds"], v["plume_word_tokens"], v["tiktoken_word_tokens"]
     printf "Plume GPT-2 load: %.3f s\n", v["plume_load_seconds"]
+    printf "Plume BPE training, 16384 vocabulary on %.2f MB (CLI, all threads): %.2f s\n", v["train_bytes"] / 1e6, v["train_seconds"]
   }'
