@@ -7,7 +7,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS makes its fp32 matmuls fast
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libyaml-cpp-dev nlohmann-json3-dev
+  libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev                  # libFuzzer targets
   python3 python3-torch python3-numpy python3-grpcio python3-grpc-tools  # reference checks, clients
