@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3 python3-torch python3-numpy python3-grpcio python3-grpc-tools  # reference checks, clients
   bible-kjv bible-kjv-text fortunes         # demo corpora
   unicode-data                              # scripts/gen_unicode_classes.py (tokenizer tables)
+  chromium                                  # renders plume-eval's HTML report headless in tests
 )
 # Node.js runs the tokenizer references (js-tiktoken, tiktoken WASM); machine images may ship it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

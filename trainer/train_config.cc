@@ -7,18 +7,17 @@
 #include "nlohmann/json.hpp"
 
 namespace plume::trainer {
-namespace {
 
-absl::StatusOr<CorpusFormat> ParseFormat(const std::string& name, const std::string& where) {
+absl::StatusOr<CorpusFormat> ParseCorpusFormat(absl::string_view name) {
   if (name == "auto") return CorpusFormat::kAuto;
   if (name == "text") return CorpusFormat::kText;
   if (name == "jsonl") return CorpusFormat::kJsonl;
   if (name == "prompt_completion") return CorpusFormat::kPromptCompletion;
-  return absl::InvalidArgumentError(absl::StrCat(
-      where, ": data.format '", name, "' is not one of auto, text, jsonl, prompt_completion"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("format '", name, "' is not one of auto, text, jsonl, prompt_completion"));
 }
 
-const char* FormatName(CorpusFormat format) {
+const char* CorpusFormatName(CorpusFormat format) {
   switch (format) {
     case CorpusFormat::kAuto: return "auto";
     case CorpusFormat::kText: return "text";
@@ -27,8 +26,6 @@ const char* FormatName(CorpusFormat format) {
   }
   return "?";
 }
-
-}  // namespace
 
 absl::StatusOr<TrainConfig> TrainConfig::FromYaml(absl::string_view text, absl::string_view source) {
   using core::YamlFields;
@@ -48,7 +45,9 @@ absl::StatusOr<TrainConfig> TrainConfig::FromYaml(absl::string_view text, absl::
   RETURN_IF_ERROR(data.ReadStringList("validation", &c.data.validation));
   std::string format = "auto";
   RETURN_IF_ERROR(data.Read("format", &format));
-  ASSIGN_OR_RETURN(c.data.format, ParseFormat(format, data.Where("format")));
+  absl::StatusOr<CorpusFormat> parsed = ParseCorpusFormat(format);
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(data.Where("format"), ": data.", parsed.status().message()));
+  c.data.format = *parsed;
   RETURN_IF_ERROR(data.Read("text_field", &c.data.text_field));
   RETURN_IF_ERROR(data.Read("prompt_field", &c.data.prompt_field));
   RETURN_IF_ERROR(data.Read("completion_field", &c.data.completion_field));
@@ -164,7 +163,7 @@ std::string TrainConfig::IdentityJson() const {
   j["model"] = model ? nlohmann::json::parse(model->ToHfJson()) : nlohmann::json();
   j["tokenizer"] = tokenizer;
   j["data"] = {{"train", data.train}, {"validation", data.validation},
-               {"format", FormatName(data.format)}, {"text_field", data.text_field},
+               {"format", CorpusFormatName(data.format)}, {"text_field", data.text_field},
                {"prompt_field", data.prompt_field}, {"completion_field", data.completion_field},
                {"document_separator", data.document_separator},
                {"validation_fraction", data.validation_fraction}, {"split_seed", data.split_seed},

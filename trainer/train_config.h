@@ -22,6 +22,10 @@ enum class CorpusFormat {
   kPromptCompletion,  // JSONL with prompt and completion; loss on completion tokens only
 };
 
+// "auto", "text", "jsonl", "prompt_completion" <-> CorpusFormat.
+absl::StatusOr<CorpusFormat> ParseCorpusFormat(absl::string_view name);
+const char* CorpusFormatName(CorpusFormat format);
+
 struct DataConfig {
   std::vector<std::string> train;       // files, directories (recursive) and globs
   std::vector<std::string> validation;  // held-out corpus; empty = split `train` by document
