@@ -70,6 +70,8 @@ ScoreStats ScoreDocuments(core::GptImpl& model, const std::vector<TokenizedDocum
   for (const TokenizedDocument& doc : docs) {
     const int64_t scored = static_cast<int64_t>(doc.ids.size()) - doc.context;
     for (const RollingWindow& w : RollingWindows(doc.context, scored, max_length, stride)) {
+      TORCH_CHECK(w.scored >= 1 && w.scored <= w.length && w.begin + w.length < static_cast<int64_t>(doc.ids.size()),
+                  "ScoreDocuments: window outside its document");
       windows.push_back({&doc, w});
       stats.tokens += w.scored;
       stats.positions += w.length;
