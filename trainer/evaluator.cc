@@ -218,6 +218,9 @@ absl::Status Evaluator::EvaluateInto(CheckpointResult& result) {
   ASSIGN_OR_RETURN(std::shared_ptr<core::GptImpl> model, core::LoadModel(dir));
   model->eval();
   result.load_seconds = SecondsSince(load_start);
+  // One full window first: thread-pool start-up and first allocations stay out of tokens/s.
+  ScoreDocuments(*model, {TokenizedDocument{std::vector<int32_t>(result.max_length + 1, *tokenizer->eos_id()), 1}},
+                 result.max_length, result.stride, 1);
 
   ASSIGN_OR_RETURN(const auto* tokenized, Tokenized(*tokenizer, result.tokenizer_fingerprint));
   for (size_t c = 0; c < corpora_.size(); ++c) {

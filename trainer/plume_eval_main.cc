@@ -154,6 +154,15 @@ int main(int argc, char** argv) {
   plume::core::ConfigureAllocatorForLargeTensors();
   const int threads = plume::core::ConfigureTorchThreads(options.threads);
 
+  // Cheap checks first, so bad input fails before any corpus is read.
+  std::vector<CheckpointRef> refs;
+  for (const std::string& run : runs) {
+    absl::StatusOr<std::vector<CheckpointRef>> listed = plume::trainer::ListRunCheckpoints(run);
+    if (!listed.ok()) return Fail(listed.status());
+    refs.insert(refs.end(), listed->begin(), listed->end());
+  }
+  for (const std::string& dir : checkpoints) refs.push_back(plume::trainer::DescribeCheckpoint(dir));
+
   std::vector<EvalCorpus> corpora;
   for (const std::string& path : corpora_paths) {
     absl::StatusOr<EvalCorpus> corpus = plume::trainer::LoadEvalCorpus(path, data);
@@ -162,14 +171,6 @@ int main(int argc, char** argv) {
                         corpus->files.size(), corpus->documents.size(), corpus->words, corpus->bytes));
     corpora.push_back(std::move(*corpus));
   }
-
-  std::vector<CheckpointRef> refs;
-  for (const std::string& run : runs) {
-    absl::StatusOr<std::vector<CheckpointRef>> listed = plume::trainer::ListRunCheckpoints(run);
-    if (!listed.ok()) return Fail(listed.status());
-    refs.insert(refs.end(), listed->begin(), listed->end());
-  }
-  for (const std::string& dir : checkpoints) refs.push_back(plume::trainer::DescribeCheckpoint(dir));
 
   plume::trainer::EvalReport report;
   report.plume_version = PLUME_VERSION;
