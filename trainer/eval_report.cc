@@ -314,6 +314,7 @@ std::string ReportHtml(const EvalReport& report) {
     chart.x_label = "checkpoint";
     chart.y_label = m.key;
     chart.x_categories = labels;
+    chart.log_y = m.field == &EvalMetrics::word_perplexity;  // spans decades between corpora
     chart.width = std::max(480, 120 * static_cast<int>(labels.size()) + 80);
     for (const EvalCorpus* corpus : report.corpora) {
       ChartSeries s;

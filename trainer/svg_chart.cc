@@ -39,6 +39,9 @@ Axis NiceAxis(double lo, double hi, int target_ticks) {
   return a;
 }
 
+// Rough width of a legend entry: swatch, gap, ~6.5 px per character at font-size 11.
+double LegendWidth(const std::string& name) { return 28 + 6.5 * static_cast<double>(name.size()); }
+
 std::string Num(double v) {
   if (std::abs(v) < 1e-12) return "0";
   return absl::StrFormat("%.6g", v);
@@ -63,11 +66,16 @@ std::string HtmlEscape(absl::string_view text) {
 }
 
 std::string RenderSvg(const LineChart& chart) {
-  const int w = chart.width, h = chart.height;
+  double legend = kLeft + kRight;
+  for (const ChartSeries& s : chart.series) legend += LegendWidth(s.name);
+  const int w = std::max(chart.width, static_cast<int>(std::ceil(legend))), h = chart.height;
   const double plot_w = w - kLeft - kRight, plot_h = h - kTop - kBottom;
+  // Plotted y: the value, or its log10 on a log axis (non-positive values cannot be shown).
+  auto plotted = [&](double y) { return chart.log_y ? (y > 0 ? std::log10(y) : std::nan("")) : y; };
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
   for (const ChartSeries& s : chart.series) {
-    for (const auto& [x, y] : s.points) {
+    for (const auto& [x, value] : s.points) {
+      const double y = plotted(value);
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       xmin = std::min(xmin, x), xmax = std::max(xmax, x);
       ymin = std::min(ymin, y), ymax = std::max(ymax, y);
@@ -82,7 +90,12 @@ std::string RenderSvg(const LineChart& chart) {
     for (double m : chart.x_marks) xmin = std::min(xmin, m), xmax = std::max(xmax, m);
     xa = NiceAxis(xmin, xmax, 6);
   }
-  if (!empty) ya = NiceAxis(ymin, ymax, 5);
+  if (!empty) {
+    ya = NiceAxis(ymin, ymax, 5);
+    // Log axes spanning decades tick at whole powers of ten.
+    if (chart.log_y && ya.step < 1 && ymax - ymin >= 2) ya = NiceAxis(std::floor(ymin), std::ceil(ymax), 5);
+    if (chart.log_y && ya.step >= 1) ya.step = std::max(1.0, std::round(ya.step));
+  }
   auto px = [&](double x) { return kLeft + (x - xa.lo) / (xa.hi - xa.lo) * plot_w; };
   auto py = [&](double y) { return kTop + (1 - (y - ya.lo) / (ya.hi - ya.lo)) * plot_h; };
 
@@ -101,7 +114,7 @@ std::string RenderSvg(const LineChart& chart) {
                           "<g class=\"legend\"><rect x=\"%.1f\" y=\"27\" width=\"12\" height=\"4\" fill=\"%s\"/>"
                           "<text x=\"%.1f\" y=\"33\" font-size=\"11\">%s</text></g>\n",
                           lx, color, lx + 16, HtmlEscape(chart.series[i].name));
-    lx += 28 + 6.5 * static_cast<double>(chart.series[i].name.size());
+    lx += LegendWidth(chart.series[i].name);
   }
   if (empty) {
     absl::StrAppendFormat(&svg, "<text x=\"%d\" y=\"%d\" font-size=\"13\" fill=\"#777\">no data</text>\n</svg>\n",
@@ -113,7 +126,8 @@ std::string RenderSvg(const LineChart& chart) {
     absl::StrAppendFormat(&svg,
                           "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
                           "<text class=\"tick\" x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n",
-                          kLeft, py(y), w - kRight, py(y), kLeft - 6, py(y) + 4, Num(y));
+                          kLeft, py(y), w - kRight, py(y), kLeft - 6, py(y) + 4,
+                          chart.log_y ? Num(std::pow(10.0, y)) : Num(y));
   }
   if (categorical) {
     for (size_t i = 0; i < chart.x_categories.size(); ++i) {
@@ -150,7 +164,8 @@ std::string RenderSvg(const LineChart& chart) {
     const ChartSeries& s = chart.series[i];
     const char* color = kPalette[i % std::size(kPalette)];
     std::string d;
-    for (const auto& [x, y] : s.points) {
+    for (const auto& [x, value] : s.points) {
+      const double y = plotted(value);
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       absl::StrAppendFormat(&d, "%s%.1f %.1f", d.empty() ? "M" : " L", px(x), py(y));
     }
@@ -160,7 +175,8 @@ std::string RenderSvg(const LineChart& chart) {
                           "stroke-width=\"2\"/>\n",
                           HtmlEscape(s.name), d, color);
     if (!s.markers) continue;
-    for (const auto& [x, y] : s.points) {
+    for (const auto& [x, value] : s.points) {
+      const double y = plotted(value);
       if (!std::isfinite(x) || !std::isfinite(y)) continue;
       const std::string where = categorical && x >= 0 && x < static_cast<double>(chart.x_categories.size())
                                     ? chart.x_categories[static_cast<size_t>(x)]
@@ -168,7 +184,7 @@ std::string RenderSvg(const LineChart& chart) {
       absl::StrAppendFormat(&svg,
                             "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\">"
                             "<title>%s: %s = %s</title></circle>\n",
-                            px(x), py(y), color, HtmlEscape(s.name), HtmlEscape(where), Num(y));
+                            px(x), py(y), color, HtmlEscape(s.name), HtmlEscape(where), Num(value));
     }
   }
   svg += "</svg>\n";

@@ -25,7 +25,8 @@ struct LineChart {
   // Non-empty: x values are indices into these labels (one tick each), e.g. checkpoint names.
   std::vector<std::string> x_categories;
   std::vector<double> x_marks;  // dashed vertical lines, e.g. the steps of evaluated checkpoints
-  int width = 640;
+  bool log_y = false;           // logarithmic y axis (positive values only), e.g. perplexities
+  int width = 640;              // widened when the legend needs more
   int height = 320;
 };
 

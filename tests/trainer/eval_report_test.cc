@@ -142,6 +142,20 @@ TEST(SvgChartTest, EmptyAndCategorical) {
   EXPECT_EQ(HtmlEscape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
 }
 
+TEST(SvgChartTest, LogAxisTicksAtDecadesAndWideLegends) {
+  LineChart chart;
+  chart.id = "log";
+  chart.log_y = true;
+  chart.x_categories = {"a", "b"};
+  chart.series = {{std::string(120, 'n'), {{0, 150.0}, {1, 3.0e7}}, true}};
+  const std::string svg = RenderSvg(chart);
+  for (const char* tick : {">100</text>", ">10000</text>", ">1e+06</text>", ">1e+08</text>"}) {
+    EXPECT_THAT(svg, HasSubstr(tick)) << tick;
+  }
+  EXPECT_THAT(svg, HasSubstr("= 3e+07</title>"));  // tooltips show the value, not its log
+  EXPECT_THAT(svg, Not(HasSubstr("width=\"640\"")));  // widened for the legend
+}
+
 TEST(RunCurvesTest, ReadsLossesAndSkipsTornLines) {
   plume::testing::TempDir tmp("curves");
   ASSERT_TRUE(core::WriteFileDurably(tmp / "metrics.jsonl",
