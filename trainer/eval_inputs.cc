@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "core/atomic_directory.h"
 #include "core/file_io.h"
 #include "core/sha256.h"
@@ -46,7 +47,14 @@ absl::StatusOr<EvalCorpus> LoadEvalCorpus(const std::string& pattern, const Data
     ASSIGN_OR_RETURN(std::string digest, core::Sha256OfFile(file));
     corpus.files.push_back({file, digest});
   }
-  ASSIGN_OR_RETURN(corpus.documents, ReadDocuments(files, data));
+  absl::StatusOr<std::vector<Document>> documents = ReadDocuments(files, data);
+  if (!documents.ok()) {
+    // The reader speaks of recipe keys; here they are flags.
+    return absl::Status(documents.status().code(),
+                        absl::StrReplaceAll(documents.status().message(),
+                                            {{"set data.replace_invalid_utf8: true", "pass --replace_invalid_utf8"}}));
+  }
+  corpus.documents = std::move(*documents);
   if (corpus.documents.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "corpus ", pattern, " has no documents (its ", files.size(), " file(s) hold no text",

@@ -170,6 +170,7 @@ CheckpointResult Evaluator::Evaluate(const CheckpointRef& checkpoint) {
   if (!status.ok()) {
     result.error = OneLine(status.message());
     result.corpora.clear();
+    result.continuations.clear();
   }
   result.total_seconds = SecondsSince(start);
   return result;

@@ -200,6 +200,7 @@ TEST_F(PlumeEvalTest, MismatchedTokenizer) {
 
 TEST_F(PlumeEvalTest, BadInputIsOneLineError) {
   ASSERT_TRUE(core::WriteFileDurably(tmp_ / "empty.txt", "").ok());
+  ASSERT_TRUE(core::WriteFileDurably(tmp_ / "latin1.txt", "caf\xE9\n").ok());
   fs::create_directories(tmp_ / "not_a_run");
   const std::string ok_corpus = " --corpus " + held_txt_;
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -213,6 +214,7 @@ TEST_F(PlumeEvalTest, BadInputIsOneLineError) {
       {"--run " + run_ + ok_corpus + " --max_length 8 --stride 9", "stride=9 exceeds"},
       {"--run " + run_ + ok_corpus + " --format csv", "format 'csv'"},
       {"--run " + run_ + " --corpus " + held_jsonl_ + " --format jsonl --text_field body", "no field 'body'"},
+      {"--run " + run_ + " --corpus " + (tmp_ / "latin1.txt"), "invalid UTF-8 at byte offset 3 (pass --replace_invalid_utf8"},
   };
   for (const auto& [args, message] : cases) {
     auto r = Eval(args);

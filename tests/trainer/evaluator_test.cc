@@ -262,6 +262,35 @@ TEST_F(EvaluatorTest, WindowSettingsAreChecked) {
   EXPECT_FALSE(bad.Validate().ok());
 }
 
+// prompt_completion: the prompt is context, only the completion is scored and counted.
+TEST_F(EvaluatorTest, PromptCompletionScoresTheCompletionOnly) {
+  ASSERT_TRUE(core::WriteFileDurably(tmp_ / "pc.jsonl",
+                                     "{\"prompt\": \"The river and the stone\", \"completion\": \" were light.\"}\n"
+                                     "{\"prompt\": \"Music in winter\", \"completion\": \" is a garden of silver.\"}\n")
+                  .ok());
+  DataConfig data;
+  data.format = CorpusFormat::kPromptCompletion;
+  auto with_prompt = LoadEvalCorpus(tmp_ / "pc.jsonl", data);
+  ASSERT_TRUE(with_prompt.ok()) << with_prompt.status();
+  EXPECT_EQ(with_prompt->words, CountWords(" were light.") + CountWords(" is a garden of silver."));
+  EXPECT_EQ(with_prompt->bytes, 12 + 23);
+  std::vector<EvalCorpus> corpora = {*with_prompt};
+  // The same completions without their prompts.
+  corpora.push_back(*with_prompt);
+  for (Document& d : corpora[1].documents) d.prompt.clear();
+  corpora[1].name = "no prompt";
+  CheckpointResult r = Evaluator(corpora, EvalOptions{}).Evaluate(DescribeCheckpoint(checkpoint_));
+  ASSERT_TRUE(r.ok()) << r.error;
+  auto tokenizer = core::Tokenizer::FromDirectory(checkpoint_);
+  int64_t completion_tokens = 0;
+  for (const char* c : {" were light.", " is a garden of silver."}) {
+    completion_tokens += static_cast<int64_t>(tokenizer->Encode(c, core::SpecialTokens::kAsText)->size());
+  }
+  EXPECT_EQ(r.corpora[0].sums.tokens, completion_tokens);
+  EXPECT_EQ(r.corpora[1].sums.tokens, completion_tokens);
+  EXPECT_NE(r.corpora[0].sums.nll, r.corpora[1].sums.nll);  // the prompt was read as context
+}
+
 TEST_F(EvaluatorTest, EmptyCorpusIsAnError) {
   ASSERT_TRUE(core::WriteFileDurably(tmp_ / "empty.txt", "").ok());
   auto corpus = LoadEvalCorpus(tmp_ / "empty.txt", DataConfig{});
