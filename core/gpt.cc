@@ -111,9 +111,12 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GptConfig& config)
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = n_embd_, H = n_head_, D = C / H;
-  auto qkv = c_attn(x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
-  auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(D)));
-  auto k = qkv[1], v = qkv[2];
+  // split (one concatenation in backward), not select/narrow (a zero-filled [B, T, 3C] gradient
+  // per part).
+  auto parts = c_attn(x).split(C, 2);  // 3 x [B, T, C]
+  auto q = parts[0].view({B, T, H, D}).transpose(1, 2) * (1.0 / std::sqrt(static_cast<double>(D)));
+  auto k = parts[1].view({B, T, H, D}).transpose(1, 2);  // [B, H, T, D]
+  auto v = parts[2].view({B, T, H, D}).transpose(1, 2);
   // Additive causal mask, added in place: unlike masked_fill its backward is free, and the
   // softmax already gives masked positions zero gradient.
   auto future = torch::full({T, T}, -std::numeric_limits<float>::infinity(), x.options()).triu_(1);
