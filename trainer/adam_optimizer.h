@@ -32,7 +32,7 @@ class AdamOptimizer {
   // One update with learning rate `lr` from the parameters' .grad(); parameters without a
   // gradient are skipped. Increments step().
   void Step(double lr);
-  void ZeroGrad();
+  void ZeroGrad();  // drops the gradients (set to undefined)
   int64_t step() const { return step_; }
 
   // Clips the global gradient L2 norm to `max_norm` (no-op when <= 0) and returns the norm

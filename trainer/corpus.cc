@@ -86,7 +86,7 @@ absl::Status ReadJsonlFile(const std::string& path, const DataConfig& data, bool
 absl::StatusOr<std::vector<std::string>> ExpandCorpusPaths(const std::vector<std::string>& patterns) {
   std::set<std::string> files;
   for (const std::string& pattern : patterns) {
-    size_t before = files.size();
+    bool matched = false;
     std::vector<std::string> matches;
     if (HasGlobChars(pattern)) {
       glob_t g{};
@@ -101,13 +101,17 @@ absl::StatusOr<std::vector<std::string>> ExpandCorpusPaths(const std::vector<std
       std::error_code ec;
       if (fs::is_directory(match, ec)) {
         for (const auto& entry : fs::recursive_directory_iterator(match, ec)) {
-          if (entry.is_regular_file()) files.insert(entry.path().string());
+          if (entry.is_regular_file()) {
+            files.insert(entry.path().string());
+            matched = true;
+          }
         }
       } else if (fs::is_regular_file(match, ec)) {
         files.insert(match);
+        matched = true;
       }
     }
-    if (files.size() == before) {
+    if (!matched) {
       return absl::NotFoundError(absl::StrCat("corpus path '", pattern, "' matches no file"));
     }
   }

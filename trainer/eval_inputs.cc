@@ -14,6 +14,7 @@
 #include "core/status_macros.h"
 #include "trainer/eval_metrics.h"
 #include "trainer/run_checkpoints.h"
+#include "trainer/run_setup.h"
 
 namespace plume::trainer {
 namespace fs = std::filesystem;
@@ -78,7 +79,7 @@ CheckpointRef DescribeCheckpoint(const std::string& dir) {
   if (parent.filename() == "checkpoints") {
     const fs::path run = parent.parent_path();
     std::error_code ec;
-    if (fs::exists(run / "run.json", ec) || fs::exists(run / "metrics.jsonl", ec)) {
+    if (fs::exists(run / kRunFile, ec) || fs::exists(run / kMetricsFile, ec)) {
       ref.run_dir = run.string();
       const std::string run_name = Normalized(fs::absolute(run, ec).string()).filename().string();
       if (!run_name.empty()) ref.label = absl::StrCat(run_name, "/", name);

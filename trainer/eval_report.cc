@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
 #include "core/status_macros.h"
+#include "trainer/run_setup.h"
 #include "trainer/svg_chart.h"
 
 namespace plume::trainer {
@@ -75,7 +76,7 @@ td.text { text-align: left; white-space: pre-wrap; max-width: 28em; }
 absl::StatusOr<RunCurves> ReadRunCurves(const std::string& run_dir) {
   RunCurves curves;
   curves.run_dir = run_dir;
-  ASSIGN_OR_RETURN(std::string text, core::ReadFile(run_dir + "/metrics.jsonl"));
+  ASSIGN_OR_RETURN(std::string text, core::ReadFile(run_dir + "/" + kMetricsFile));
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     const auto record = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
     if (record.is_discarded() || !record.is_object() || !record.contains("step")) continue;

@@ -14,6 +14,7 @@
 #include "core/lm_head_loss.h"
 #include "core/sha256.h"
 #include "core/status_macros.h"
+#include "trainer/run_setup.h"
 
 namespace plume::trainer {
 namespace fs = std::filesystem;
@@ -41,6 +42,13 @@ struct WindowRef {
 absl::StatusOr<core::Tokenizer> LoadTokenizer(const std::string& path) {
   if (fs::is_directory(path)) return core::Tokenizer::FromDirectory(path);
   return core::Tokenizer::FromTokenizerJson(path);
+}
+
+// The run's fingerprint of a tokenizer directory (as plume-train computes it), or the digest of
+// a single tokenizer.json.
+absl::StatusOr<std::string> Fingerprint(const std::string& path) {
+  if (fs::is_directory(path)) return TokenizerFingerprint(path);
+  return core::Sha256OfFile(path);
 }
 
 }  // namespace
@@ -140,18 +148,6 @@ absl::StatusOr<std::string> GreedyContinuation(core::GptImpl& model, const core:
   return tokenizer.Decode(generated);
 }
 
-absl::StatusOr<std::string> TokenizerFingerprint(const std::string& path) {
-  if (!fs::is_directory(path)) return core::Sha256OfFile(path);
-  core::Sha256 sha;
-  for (const char* name : {"vocab.json", "merges.txt", "tokenizer.json"}) {
-    const std::string file = path + "/" + name;
-    if (!fs::exists(file)) continue;
-    ASSIGN_OR_RETURN(std::string digest, core::Sha256OfFile(file));
-    sha.Update(absl::StrCat(name, ":", digest, "\n"));
-  }
-  return sha.HexDigest();
-}
-
 Evaluator::Evaluator(const std::vector<EvalCorpus>& corpora, EvalOptions options)
     : corpora_(corpora), options_(std::move(options)) {}
 
@@ -191,7 +187,7 @@ absl::Status Evaluator::EvaluateInto(CheckpointResult& result) {
                                      tokenizer.status().message(),
                                      options_.tokenizer.empty() ? " (pass --tokenizer to give one)" : ""));
   }
-  ASSIGN_OR_RETURN(result.tokenizer_fingerprint, TokenizerFingerprint(result.tokenizer_source));
+  ASSIGN_OR_RETURN(result.tokenizer_fingerprint, Fingerprint(result.tokenizer_source));
   result.tokenizer_vocab_size = tokenizer->vocab_size();
   if (tokenizer->vocab_size() > config.vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat(

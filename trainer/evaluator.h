@@ -114,8 +114,4 @@ class Evaluator {
   std::map<std::string, std::vector<std::vector<TokenizedDocument>>> tokenized_;
 };
 
-// Digest identifying a tokenizer by its files (vocab.json, merges.txt, tokenizer.json) in `dir`
-// or of the single file `path`.
-absl::StatusOr<std::string> TokenizerFingerprint(const std::string& path);
-
 }  // namespace plume::trainer

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <utility>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -15,7 +16,10 @@ class MetricsLog {
   // stopped after its last checkpoint) are dropped first, so the log matches the checkpoint.
   static absl::StatusOr<MetricsLog> Open(const std::string& path, int64_t resume_step);
   MetricsLog(MetricsLog&& other) noexcept : file_(other.file_) { other.file_ = nullptr; }
-  MetricsLog& operator=(MetricsLog&&) = delete;
+  MetricsLog& operator=(MetricsLog&& other) noexcept {
+    std::swap(file_, other.file_);
+    return *this;
+  }
   ~MetricsLog();
 
   void Append(const nlohmann::ordered_json& record);

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_train_step import GPT, SHAPES  # noqa: E402
+from pytorch_gpt import GPT, SHAPES  # noqa: E402
 
 
 def main():

@@ -15,6 +15,7 @@
 #include "core/sha256.h"
 #include "tests/e2e/train_fixture.h"
 #include "tests/test_util.h"
+#include "trainer/run_setup.h"
 
 namespace plume::trainer {
 namespace {
