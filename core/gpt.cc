@@ -114,9 +114,10 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   auto qkv = c_attn(x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
   auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(D)));
   auto k = qkv[1], v = qkv[2];
-  auto att = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
-  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool)).triu(1);
-  att = att.masked_fill(future, -std::numeric_limits<float>::infinity()).softmax(-1);
+  // Additive causal mask, added in place: unlike masked_fill its backward is free, and the
+  // softmax already gives masked positions zero gradient.
+  auto future = torch::full({T, T}, -std::numeric_limits<float>::infinity(), x.options()).triu_(1);
+  auto att = torch::matmul(q, k.transpose(-2, -1)).add_(future).softmax(-1);  // [B, H, T, T]
   if (dropout_ > 0 && is_training()) att = F::dropout(att, F::DropoutFuncOptions().p(dropout_).training(true));
   auto y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, C});  // [B, T, C]
   y = c_proj(y);
@@ -237,7 +238,10 @@ torch::Tensor GptImpl::Hidden(const torch::Tensor& ids) {
   const int64_t T = ids.size(1);
   TORCH_CHECK(T <= config_.n_positions, "sequence length ", T, " exceeds n_positions=", config_.n_positions);
   auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()));
-  auto x = wte(ids) + wpe(positions);  // [B, T, C]
+  // Sparse gradient for the token embedding: only the rows of this batch's tokens, added in place
+  // to the dense gradient the tied LM head produces (no [V, C] zero-fill and add).
+  auto tokens = F::embedding(ids, wte->weight, F::EmbeddingFuncOptions().sparse(is_training()));
+  auto x = tokens + wpe(positions);  // [B, T, C]
   if (dropout_ > 0 && is_training()) x = F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true));
   for (auto& block : *h) x = block->as<Block>()->forward(x);
   return ln_f(x);
