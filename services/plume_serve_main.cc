@@ -33,6 +33,12 @@ ABSL_FLAG(std::optional<int>, threads, std::nullopt, "LibTorch threads for the m
 ABSL_FLAG(std::optional<int>, max_running, std::nullopt, "sequences decoding together");
 ABSL_FLAG(std::optional<int>, max_waiting, std::nullopt,
           "requests queued beyond the running ones before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::optional<int>, max_step_tokens, std::nullopt,
+          "tokens per forward step (decode + prompt chunks)");
+ABSL_FLAG(std::optional<int>, max_context, std::nullopt,
+          "tokens per sequence; 0 = the model's n_positions");
+ABSL_FLAG(std::optional<int>, default_max_tokens, std::nullopt,
+          "max_tokens of requests that leave it unset; 0 = min(128, max_new_tokens)");
 ABSL_FLAG(std::optional<int>, max_prompt_tokens, std::nullopt, "longest prompt; 0 = context - 1");
 ABSL_FLAG(std::optional<int>, max_new_tokens, std::nullopt, "largest max_tokens of a request");
 ABSL_FLAG(std::optional<int>, max_request_bytes, std::nullopt, "largest request message");
@@ -90,6 +96,9 @@ int main(int argc, char** argv) {
   Override(FLAGS_threads, &config.threads);
   Override(FLAGS_max_running, &config.max_running);
   Override(FLAGS_max_waiting, &config.max_waiting);
+  Override(FLAGS_max_step_tokens, &config.max_step_tokens);
+  Override(FLAGS_max_context, &config.max_context);
+  Override(FLAGS_default_max_tokens, &config.default_max_tokens);
   Override(FLAGS_max_prompt_tokens, &config.max_prompt_tokens);
   Override(FLAGS_max_new_tokens, &config.max_new_tokens);
   Override(FLAGS_max_request_bytes, &config.max_request_bytes);

@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<PlumeServer>> PlumeServer::Start(const ServeConfi
   CompletionServiceOptions options;
   options.max_prompt_tokens = config.max_prompt_tokens;
   options.max_new_tokens = config.max_new_tokens;
-  options.default_max_tokens = config.default_max_tokens;
+  options.default_max_tokens = config.ResolvedDefaultMaxTokens();
   options.max_request_bytes = config.max_request_bytes;
   if (!config.api_keys_file.empty()) {
     ASSIGN_OR_RETURN(options.api_keys, ApiKeys::FromFile(config.api_keys_file));

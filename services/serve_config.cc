@@ -1,5 +1,7 @@
 #include "services/serve_config.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "core/status_macros.h"
@@ -48,6 +50,10 @@ absl::StatusOr<ServeConfig> ServeConfig::FromYaml(absl::string_view text,
   return c;
 }
 
+int ServeConfig::ResolvedDefaultMaxTokens() const {
+  return default_max_tokens > 0 ? default_max_tokens : std::min(128, max_new_tokens);
+}
+
 absl::StatusOr<ServeConfig> ServeConfig::FromYamlFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, core::ReadFile(path));
   return FromYaml(text, path);
@@ -84,9 +90,9 @@ absl::Status ServeConfig::Validate() const {
     return bad("limits.max_prompt_tokens", max_prompt_tokens, "must be >= 0 (0 = context - 1)");
   }
   if (max_new_tokens < 1) return bad("limits.max_new_tokens", max_new_tokens, "must be >= 1");
-  if (default_max_tokens < 1 || default_max_tokens > max_new_tokens) {
+  if (default_max_tokens < 0 || default_max_tokens > max_new_tokens) {
     return bad("limits.default_max_tokens", default_max_tokens,
-               absl::StrCat("must be in [1, limits.max_new_tokens=", max_new_tokens, "]"));
+               absl::StrCat("must be in [0, limits.max_new_tokens=", max_new_tokens, "]"));
   }
   if (max_request_bytes < 1024 || max_request_bytes > (64 << 20)) {
     return bad("limits.max_request_bytes", max_request_bytes, "must be in [1024, 67108864]");

@@ -31,7 +31,8 @@ struct ServeConfig {
   // --- Request limits (limits:).
   int max_prompt_tokens = 0;      // longest prompt; 0 = the context minus one
   int max_new_tokens = 1024;      // largest max_tokens a request may ask for; >= 1
-  int default_max_tokens = 128;   // max_tokens of requests that leave it unset; [1, max_new_tokens]
+  int default_max_tokens = 0;     // max_tokens of requests that leave it unset; [0, max_new_tokens];
+                                  // 0 = min(128, max_new_tokens)
   int max_request_bytes = 1 << 20;  // largest request message (gRPC max receive size);
                                     // [1024, 64 MiB]
 
@@ -50,6 +51,8 @@ struct ServeConfig {
   bool log_prompts = false;         // put prompt text in the per-request log lines
 
   absl::Status Validate() const;
+  // default_max_tokens with 0 resolved.
+  int ResolvedDefaultMaxTokens() const;
 
   static absl::StatusOr<ServeConfig> FromYaml(absl::string_view text, absl::string_view source);
   static absl::StatusOr<ServeConfig> FromYamlFile(const std::string& path);
