@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -22,8 +23,12 @@ std::string FormatValue(double value) {
   if (value == std::floor(value) && std::fabs(value) < 9.0e15) {
     return absl::StrCat(static_cast<int64_t>(value));
   }
+  // The shortest of %.15g..%.17g that reads back as the same double.
   char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
   return buffer;
 }
 
