@@ -46,10 +46,11 @@ done
 ADDR=$(sed -n 's/^listening on //p' "$SERVE_OUT")
 [[ -n "$ADDR" ]] || { echo "plume-serve is not listening after 120 s" >&2; cat "$SERVE_LOG" >&2; exit 1; }
 echo "plume-serve is listening on $ADDR ($(grep -o 'metrics on [^ ]*' "$SERVE_LOG"))"
-echo "\$ plume-complete --server=$ADDR --max_tokens 120 --temperature 0.8 --top_p 0.95 --seed 7 \"Q: What is the secret of happiness?\""
+# A 5M-parameter model trained for minutes: expect fortune-cookie-shaped text, not wisdom.
+echo "\$ plume-complete --server=$ADDR --max_tokens 80 --temperature 0.7 --top_k 40 --repetition_penalty 1.2 --seed 7 \"You will\""
 echo
-"$BIN/services/plume-complete" --server="$ADDR" --max_tokens 120 --temperature 0.8 --top_p 0.95 \
-  --seed 7 "Q: What is the secret of happiness?"
+"$BIN/services/plume-complete" --server="$ADDR" --max_tokens 80 --temperature 0.7 --top_k 40 \
+  --repetition_penalty 1.2 --seed 7 "You will"
 echo
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"

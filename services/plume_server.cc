@@ -44,12 +44,15 @@ PlumeServer::PlumeServer(const ServeConfig& config)
     : config_(config), log_(stderr, config.log_prompts) {}
 
 PlumeServer::~PlumeServer() {
+  // No call is in flight after Shutdown (it waits for every reactor's OnDone).
   if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
   server_.reset();
-  service_.reset();
   http_.reset();  // no scrape reads the engine any more
   metrics_.WatchEngine(nullptr);
+  // The engine finishes whatever it still holds by calling the sinks, which use the service's
+  // stream environment: the engine goes first.
   model_.reset();
+  service_.reset();
 }
 
 absl::StatusOr<std::unique_ptr<PlumeServer>> PlumeServer::Start(const ServeConfig& config) {
