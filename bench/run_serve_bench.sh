@@ -3,13 +3,14 @@
 # tokenizer, served on loopback; bench/serve_load_bench drives 1/16/64 concurrent streams over
 # gRPC and runs the same workload on the engine in-process, in the same run, and prints
 # tokens/s, time to first token and inter-token latency (p50/p99) and the gRPC overhead.
-#   bench/run_serve_bench.sh [threads] [rounds]
+#   bench/run_serve_bench.sh [threads] [rounds] [serve_load_bench flags...]
 # Run it under the build lock on an otherwise idle machine:
 #   flock /tmp/plume-build.lock bench/run_serve_bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}
 ROUNDS=${2:-1}
+shift $(( $# < 2 ? $# : 2 ))
 BIN=${PLUME_BUILD_DIR:-build}
 WORK=$(mktemp -d /tmp/plume-serve-bench.XXXXXX)
 SERVER_PID=""
@@ -39,4 +40,4 @@ done
 ADDR=$(sed -n 's/^listening on //p' "$WORK/serve.out")
 echo "plume-serve on $ADDR: GPT-2 124M shape (random weights, GPT-2 tokenizer), threads=$THREADS, max_running=$MAX_RUNNING, context=$CONTEXT"
 "$BIN/bench/serve_load_bench" --server "$ADDR" --checkpoint "$CKPT" --threads "$THREADS" \
-  --max_running "$MAX_RUNNING" --max_context "$CONTEXT" --rounds "$ROUNDS"
+  --max_running "$MAX_RUNNING" --max_context "$CONTEXT" --rounds "$ROUNDS" "$@"

@@ -28,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "core/allocator.h"
 #include "plume/v1/completion_service.grpc.pb.h"
 #include "services/served_model.h"
 
@@ -210,6 +211,7 @@ void Print(const char* mode, int concurrency, const LevelResult& r) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  plume::core::ConfigureAllocatorForLargeTensors();  // as plume-serve does
   if (absl::GetFlag(FLAGS_server).empty() || absl::GetFlag(FLAGS_checkpoint).empty()) {
     std::cerr << "serve_load_bench --server HOST:PORT --checkpoint DIR\n";
     return 64;

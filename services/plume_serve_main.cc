@@ -19,6 +19,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "core/allocator.h"
 #include "services/plume_server.h"
 
 ABSL_FLAG(std::string, config, "", "serving config (YAML), e.g. configs/serve/default.yaml");
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   Override(FLAGS_drain_grace_seconds, &config.drain_grace_seconds);
   Override(FLAGS_log_prompts, &config.log_prompts);
 
+  plume::core::ConfigureAllocatorForLargeTensors();  // before gRPC's and the engine's threads
   absl::StatusOr<std::unique_ptr<plume::services::PlumeServer>> server =
       plume::services::PlumeServer::Start(config);
   if (!server.ok()) return Fail(server.status());
