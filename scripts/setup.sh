@@ -7,6 +7,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp          # LibTorch; OpenBLAS makes its fp32 matmuls fast
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto openssl                        # health/reflection .proto files; test TLS certs
   libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev                  # libFuzzer targets
