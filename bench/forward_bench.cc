@@ -1,56 +1,64 @@
-// Forward throughput (tokens/s, no grad) of the GPT model at a tiny shape and at GPT-2 124M
-// shape with 256 tokens of context. Threads: PLUME_THREADS (default: all cores).
-#include <benchmark/benchmark.h>
+// Forward throughput (tokens/s, no grad, logits for every position) of the GPT model at a tiny
+// shape and at GPT-2 124M shape with 256 tokens of context. Prints
+// `plume <shape> batch=<b> tokens_per_sec=<x>` per run; bench/run_forward_bench.sh compares them
+// with PyTorch eager.
+//   forward_bench [--threads N] [--runs tiny:8,gpt2-124M:1,gpt2-124M:4] [--seq T]
 #include <torch/torch.h>
 
-#include <cstdlib>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
+#include "core/allocator.h"
 #include "core/gpt.h"
 #include "core/threads.h"
 
-namespace plume {
 namespace {
 
-core::GptConfig Shape(bool gpt2) {
-  core::GptConfig config;
-  if (!gpt2) {
-    config.n_layer = 4;
-    config.n_head = 4;
-    config.n_embd = 128;
-    config.n_positions = 256;
-    config.vocab_size = 8192;
+plume::core::GptConfig Shape(const std::string& name) {
+  plume::core::GptConfig c;  // gpt2-124M
+  if (name == "tiny") {
+    c.n_layer = 4; c.n_head = 4; c.n_embd = 256; c.n_positions = 256; c.vocab_size = 8192;
   }
-  return config;
+  return c;
 }
-
-void BM_Forward(benchmark::State& state) {
-  const bool gpt2 = state.range(0) == 1;
-  const int64_t batch = state.range(1), context = 256;
-  torch::manual_seed(0);
-  core::Gpt model(Shape(gpt2));
-  model->eval();
-  c10::InferenceMode guard;
-  auto ids = torch::randint(0, model->config().vocab_size, {batch, context}, torch::kInt64);
-  model->forward(ids);  // warm-up
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(model->forward(ids).data_ptr());
-  }
-  state.SetItemsProcessed(state.iterations() * batch * context);
-  state.SetLabel(gpt2 ? "gpt2-124M" : "tiny");
-  state.counters["threads"] = at::get_num_threads();
-}
-
-BENCHMARK(BM_Forward)->ArgNames({"gpt2", "batch"})->Args({0, 8})->Args({1, 1})->Args({1, 4})
-    ->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 }  // namespace
-}  // namespace plume
 
 int main(int argc, char** argv) {
-  const char* threads = std::getenv("PLUME_THREADS");
-  plume::core::ConfigureTorchThreads(threads ? std::atoi(threads) : 0);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  int threads = 2, seq = 256;
+  std::string runs = "tiny:8,gpt2-124M:1,gpt2-124M:4";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--threads") threads = std::stoi(value);
+    else if (flag == "--runs") runs = value;
+    else if (flag == "--seq") seq = std::stoi(value);
+    else { std::fprintf(stderr, "unknown flag %s\n", flag.c_str()); return 2; }
+  }
+  plume::core::ConfigureAllocatorForLargeTensors();
+  plume::core::ConfigureTorchThreads(threads);
+  for (const std::string& run : std::vector<std::string>(absl::StrSplit(runs, ','))) {
+    const std::vector<std::string> parts = absl::StrSplit(run, ':');
+    const int batch = std::stoi(parts.at(1));
+    torch::manual_seed(0);
+    plume::core::Gpt model(Shape(parts[0]));
+    model->eval();
+    c10::InferenceMode guard;
+    auto ids = torch::randint(0, model->config().vocab_size, {batch, seq}, torch::kInt64);
+    model->forward(ids);  // warm-up
+    std::vector<double> times;
+    for (int i = 0; i < 5; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      model->forward(ids);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("plume %s batch=%d tokens_per_sec=%.1f\n", parts[0].c_str(), batch,
+                static_cast<double>(batch) * seq / times[times.size() / 2]);
+    std::fflush(stdout);
+  }
   return 0;
 }

@@ -20,8 +20,9 @@ constexpr char kTempMarker[] = ".tmp-";
 }
 
 absl::StatusOr<AtomicDirectory> AtomicDirectory::Create(const std::string& final_path) {
-  std::string normalized = fs::path(final_path).lexically_normal().string();
-  while (normalized.size() > 1 && normalized.back() == '/') normalized.pop_back();
+  fs::path path = fs::path(final_path).lexically_normal();
+  if (!path.has_filename() && path.has_parent_path()) path = path.parent_path();  // "a/b/" -> "a/b"
+  const std::string normalized = path.string();
   std::random_device rd;
   const std::string temp = absl::StrCat(normalized, kTempMarker, ::getpid(), "-", rd());
   if (::mkdir(temp.c_str(), 0755) != 0) return ErrnoStatus("create directory", temp);

@@ -147,14 +147,17 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const GptConfig& config)
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = n_embd_, H = n_head_, D = C / H;
-  auto qkv = c_attn(x).view({B, T, 3, H, D}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
-  auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(D)));
-  auto k = qkv[1], v = qkv[2];
-  auto att = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
-  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool)).triu(1);
-  att = att.masked_fill(future, -std::numeric_limits<float>::infinity()).softmax(-1);
-  if (dropout_ > 0 && is_training())
-    att = F::dropout(att, F::DropoutFuncOptions().p(dropout_).training(true));
+  // split (one concatenation in backward), not select/narrow (a zero-filled [B, T, 3C] gradient
+  // per part).
+  auto parts = c_attn(x).split(C, 2);  // 3 x [B, T, C]
+  auto q = parts[0].view({B, T, H, D}).transpose(1, 2) * (1.0 / std::sqrt(static_cast<double>(D)));
+  auto k = parts[1].view({B, T, H, D}).transpose(1, 2);  // [B, H, T, D]
+  auto v = parts[2].view({B, T, H, D}).transpose(1, 2);
+  // Additive causal mask, added in place: unlike masked_fill its backward is free, and the
+  // softmax already gives masked positions zero gradient.
+  auto future = torch::full({T, T}, -std::numeric_limits<float>::infinity(), x.options()).triu_(1);
+  auto att = torch::matmul(q, k.transpose(-2, -1)).add_(future).softmax(-1);  // [B, H, T, T]
+  if (dropout_ > 0 && is_training()) att = F::dropout(att, F::DropoutFuncOptions().p(dropout_).training(true));
   auto y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, C});  // [B, T, C]
   y = c_proj(y);
   if (dropout_ > 0 && is_training())
@@ -298,13 +301,13 @@ GptImpl::GptImpl(const GptConfig& config, bool initialize)
 
 torch::Tensor GptImpl::Hidden(const torch::Tensor& ids) {
   const int64_t T = ids.size(1);
-  TORCH_CHECK(T <= config_.n_positions, "sequence length ", T,
-              " exceeds n_positions=", config_.n_positions);
-  auto positions =
-      torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()));
-  auto x = wte(ids) + wpe(positions);  // [B, T, C]
-  if (dropout_ > 0 && is_training())
-    x = F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true));
+  TORCH_CHECK(T <= config_.n_positions, "sequence length ", T, " exceeds n_positions=", config_.n_positions);
+  auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()));
+  // Sparse gradient for the token embedding: only the rows of this batch's tokens, added in place
+  // to the dense gradient the tied LM head produces (no [V, C] zero-fill and add).
+  auto tokens = F::embedding(ids, wte->weight, F::EmbeddingFuncOptions().sparse(is_training()));
+  auto x = tokens + wpe(positions);  // [B, T, C]
+  if (dropout_ > 0 && is_training()) x = F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true));
   for (auto& block : *h) x = block->as<Block>()->forward(x);
   return ln_f(x);
 }

@@ -36,6 +36,12 @@ absl::Status GptConfig::Validate() const {
 absl::StatusOr<GptConfig> GptConfig::FromYaml(absl::string_view yaml_text,
                                               absl::string_view source) {
   ASSIGN_OR_RETURN(YamlFields fields, YamlFields::Parse(yaml_text, source));
+  ASSIGN_OR_RETURN(GptConfig config, FromYamlFields(fields));
+  RETURN_IF_ERROR(fields.Finish());
+  return config;
+}
+
+absl::StatusOr<GptConfig> GptConfig::FromYamlFields(YamlFields& fields) {
   GptConfig config;
   RETURN_IF_ERROR(fields.Read("n_layer", &config.n_layer));
   RETURN_IF_ERROR(fields.Read("n_head", &config.n_head));
@@ -45,9 +51,8 @@ absl::StatusOr<GptConfig> GptConfig::FromYaml(absl::string_view yaml_text,
   RETURN_IF_ERROR(fields.Read("layer_norm_epsilon", &config.layer_norm_epsilon));
   RETURN_IF_ERROR(fields.Read("dropout", &config.dropout));
   RETURN_IF_ERROR(fields.Read("bias", &config.bias));
-  RETURN_IF_ERROR(fields.Finish());
   absl::Status valid = config.Validate();
-  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", valid.message()));
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(fields.source(), ": ", valid.message()));
   return config;
 }
 

@@ -9,6 +9,8 @@
 
 namespace plume::core {
 
+class YamlFields;
+
 struct GptConfig {
   int n_layer = 12;                  // transformer blocks
   int n_head = 12;                   // attention heads; must divide n_embd
@@ -29,6 +31,9 @@ struct GptConfig {
   static absl::StatusOr<GptConfig> FromYaml(absl::string_view yaml_text,
                                             absl::string_view source = "<yaml>");
   static absl::StatusOr<GptConfig> FromYamlFile(const std::string& path);
+  // Reads the keys above from an already-parsed mapping (e.g. a training recipe's `model:`),
+  // then validates. Unknown keys are reported by the mapping's Finish().
+  static absl::StatusOr<GptConfig> FromYamlFields(YamlFields& fields);
 
   // Hugging Face GPT-2 `config.json` (keys n_layer n_head n_embd n_positions vocab_size
   // layer_norm_epsilon, optional resid_pdrop, model_type "gpt2"). Unknown HF keys are ignored,

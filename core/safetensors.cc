@@ -1,8 +1,6 @@
 #include "core/safetensors.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -158,42 +156,16 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view file)
   return header;
 }
 
-struct SafetensorsFile::Mapping {
-  void* base = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (base != nullptr && base != MAP_FAILED) ::munmap(base, size);
-  }
-};
-
 absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    absl::Status status = ErrnoStatus("stat", path);
-    ::close(fd);
-    return status;
-  }
-  auto mapping = std::make_shared<Mapping>();
-  mapping->size = static_cast<size_t>(st.st_size);
-  if (mapping->size > 0) {
-    mapping->base = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (mapping->base == MAP_FAILED) {
-      absl::Status status = ErrnoStatus("mmap", path);
-      ::close(fd);
-      return status;
-    }
-  }
-  ::close(fd);
-  const absl::string_view bytes(static_cast<const char*>(mapping->base), mapping->size);
-  absl::StatusOr<SafetensorsHeader> header = ParseSafetensorsHeader(bytes);
+  absl::StatusOr<MappedFile> mapping = MappedFile::Open(path);
+  if (!mapping.ok()) return mapping.status();
+  absl::StatusOr<SafetensorsHeader> header = ParseSafetensorsHeader(mapping->bytes());
   if (!header.ok()) {
     return absl::Status(header.status().code(), absl::StrCat(path, ": ", header.status().message()));
   }
   std::sort(header->entries.begin(), header->entries.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
-  return SafetensorsFile(path, std::move(mapping), std::move(*header));
+  return SafetensorsFile(path, std::move(*mapping), std::move(*header));
 }
 
 const SafetensorsEntry* SafetensorsFile::Find(absl::string_view name) const {
@@ -203,7 +175,7 @@ const SafetensorsEntry* SafetensorsFile::Find(absl::string_view name) const {
 }
 
 absl::Span<const uint8_t> SafetensorsFile::Data(const SafetensorsEntry& entry) const {
-  const auto* base = static_cast<const uint8_t*>(mapping_->base) + header_.data_offset;
+  const auto* base = reinterpret_cast<const uint8_t*>(mapping_.data()) + header_.data_offset;
   return absl::Span<const uint8_t>(base + entry.begin, entry.end - entry.begin);
 }
 

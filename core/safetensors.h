@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/mapped_file.h"
 
 namespace plume::core {
 
@@ -53,12 +54,11 @@ class SafetensorsFile {
   absl::Span<const uint8_t> Data(const SafetensorsEntry& entry) const;
 
  private:
-  struct Mapping;
-  SafetensorsFile(std::string path, std::shared_ptr<Mapping> mapping, SafetensorsHeader header)
+  SafetensorsFile(std::string path, MappedFile mapping, SafetensorsHeader header)
       : path_(std::move(path)), mapping_(std::move(mapping)), header_(std::move(header)) {}
 
   std::string path_;
-  std::shared_ptr<Mapping> mapping_;
+  MappedFile mapping_;
   SafetensorsHeader header_;
 };
 

@@ -38,6 +38,27 @@ absl::StatusOr<YamlFields> YamlFields::Child(absl::string_view key) {
   return YamlFields(value, source_, Path(key) + ".");
 }
 
+absl::Status YamlFields::ReadStringList(absl::string_view key, std::vector<std::string>* out) {
+  YAML::Node value = node_[std::string(key)];
+  if (!value) return absl::OkStatus();
+  used_.insert(std::string(key));
+  try {
+    if (value.IsScalar()) {
+      *out = {value.as<std::string>()};
+    } else if (value.IsSequence()) {
+      *out = value.as<std::vector<std::string>>();
+    } else if (value.IsNull()) {
+      out->clear();
+    } else {
+      throw YAML::Exception(value.Mark(), "not a list");
+    }
+  } catch (const YAML::Exception&) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(value), ": key '", Path(key),
+                                                   "' must be a string or a list of strings"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status YamlFields::Finish() const {
   for (const auto& entry : node_) {
     const std::string key = entry.first.as<std::string>("");

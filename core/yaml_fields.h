@@ -36,6 +36,9 @@ class YamlFields {
     return absl::OkStatus();
   }
 
+  // A string or a list of strings (a single string becomes a one-element list).
+  absl::Status ReadStringList(absl::string_view key, std::vector<std::string>* out);
+
   // The mapping under `key` (an empty mapping when absent).
   absl::StatusOr<YamlFields> Child(absl::string_view key);
 
@@ -43,6 +46,8 @@ class YamlFields {
 
   // Error for the first key that was never read, e.g. "train.yaml:7: unknown key 'optim.lr'".
   absl::Status Finish() const;
+
+  const std::string& source() const { return source_; }
 
   // "file:line" of a node, for callers' own validation messages.
   std::string Where(const YAML::Node& node) const;

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "inference/utf8.h"
+#include "core/utf8.h"
 
 namespace plume::inference {
 namespace {
@@ -61,7 +61,7 @@ absl::Status SamplingParams::Validate() const {
                                                      kMaxStopStringBytes, " bytes (got ",
                                                      stop[i].size(), ")"));
     }
-    if (!IsValidUtf8(stop[i])) {
+    if (!core::IsValidUtf8(stop[i])) {
       return absl::InvalidArgumentError(absl::StrCat("stop[", i, "] must be valid UTF-8"));
     }
   }

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "inference/utf8.h"
+#include "core/utf8.h"
 
 namespace plume::inference {
 namespace {
 
-const std::string kFffd = kReplacementCharacter;
+const std::string kFffd = core::kReplacementCharacter;
 
 // Byte-level tokens in the manner of GPT-2's BPE: some end inside a character.
 Vocabulary FragmentVocab() {
@@ -68,7 +68,7 @@ TEST(DetokenizerTest, GenerationCutMidCharacterEndsValid) {
   const std::string text = Detokenize(vocab, {0, 3}, &deltas);
   EXPECT_EQ(text, "a" + kFffd);
   EXPECT_EQ(deltas.back(), kFffd);  // Finish released the unfinished emoji as U+FFFD
-  EXPECT_TRUE(IsValidUtf8(text));
+  EXPECT_TRUE(core::IsValidUtf8(text));
 }
 
 TEST(DetokenizerTest, InvalidBytesBecomeReplacementCharacters) {
@@ -98,9 +98,9 @@ TEST(DetokenizerTest, RandomSequencesGiveValidDeltasEqualToOneShotDecode) {
     }
     std::vector<std::string> deltas;
     const std::string text = Detokenize(vocab, ids, &deltas);
-    for (const std::string& delta : deltas) ASSERT_TRUE(IsValidUtf8(delta)) << trial;
+    for (const std::string& delta : deltas) ASSERT_TRUE(core::IsValidUtf8(delta)) << trial;
     std::string one_shot;
-    AppendCompleteUtf8(bytes, /*final=*/true, &one_shot);
+    core::AppendCompleteUtf8(bytes, /*final=*/true, &one_shot);
     ASSERT_EQ(text, one_shot) << trial;
   }
 }

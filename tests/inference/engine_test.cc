@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "inference/utf8.h"
+#include "core/utf8.h"
 #include "tests/test_util.h"
 
 namespace plume::inference {
@@ -493,7 +493,7 @@ TEST(EngineTest, CjkAndEmojiDeltasAreAlwaysValidUtf8) {
     request.params.ignore_eos = true;
     auto sink = std::make_shared<RecordingSink>();
     RunOne(*engine, request, sink);
-    for (const Delta& d : sink->deltas()) ASSERT_TRUE(IsValidUtf8(d.text));
+    for (const Delta& d : sink->deltas()) ASSERT_TRUE(core::IsValidUtf8(d.text));
     std::string bytes;
     for (int32_t t : sink->Tokens()) {
       if (!vocab.IsSpecial(t)) bytes += std::string(vocab.TokenBytes(t));
@@ -619,7 +619,7 @@ TEST(EngineTest, TwoHundredRandomRequestsFinishWithConsistentUsage) {
     EXPECT_LT(r.usage.prompt_tokens, options.max_context);
     EXPECT_LE(r.usage.completion_tokens, max_tokens);
     EXPECT_LE(r.usage.prompt_tokens + r.usage.completion_tokens, options.max_context);
-    EXPECT_TRUE(IsValidUtf8(c.sink->Text()));
+    EXPECT_TRUE(core::IsValidUtf8(c.sink->Text()));
     switch (r.finish_reason) {
       case FinishReason::kLength:
         EXPECT_TRUE(r.usage.completion_tokens == max_tokens ||

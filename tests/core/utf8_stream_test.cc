@@ -1,10 +1,10 @@
-#include "inference/utf8.h"
+#include "core/utf8.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace plume::inference {
+namespace plume::core {
 namespace {
 
 const std::string kFffd = kReplacementCharacter;
@@ -56,4 +56,4 @@ TEST(Utf8Test, HoldsBackAnUnfinishedCharacterUnlessFinal) {
 }
 
 }  // namespace
-}  // namespace plume::inference
+}  // namespace plume::core
