@@ -97,6 +97,9 @@ Engine::Engine(std::shared_ptr<core::GptImpl> model, Vocabulary vocab, const Eng
       cache_(std::move(cache)),
       scheduler_({options.max_sequences, options.max_step_tokens}, cache_->slots()),
       seeds_(std::random_device{}()) {
+  // The model runs on the scheduler thread from now on: the caller's idle OpenMP workers would
+  // make libgomp's workers sleep between the step's many short parallel regions.
+  core::ReleaseThreadPool();
   thread_ = std::thread([this] { Loop(); });
 }
 

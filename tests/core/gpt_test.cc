@@ -87,11 +87,17 @@ TEST(GptTest, CrossEntropyIgnoresIndex) {
 
 // Incremental decoding over several sequences of different lengths sharing steps must give the
 // logits of a full forward over each sequence alone.
-void CheckIncrementalMatchesFull(const std::vector<int>& slots, int cache_slots) {
+// inference: the weights ForwardStep multiplies with (PrepareInference); Undefined = the
+// parameters through LibTorch. tolerance: on the logits, against forward() in fp32.
+void CheckIncrementalMatchesFull(const std::vector<int>& slots, int cache_slots,
+                                 torch::ScalarType inference = torch::ScalarType::Undefined,
+                                 double tolerance = 1e-4) {
   torch::manual_seed(1);
   GptConfig config = TinyConfig();
   Gpt model(config);
   model->eval();
+  model->PrepareInference(inference);
+  EXPECT_EQ(model->inference_dtype(), inference);
   torch::NoGradGuard no_grad;
   const std::vector<int> lengths = {20, 9, 14};
   std::vector<torch::Tensor> seqs, full;
@@ -123,14 +129,17 @@ void CheckIncrementalMatchesFull(const std::vector<int>& slots, int cache_slots)
       const int i = which[s];
       const StepSegment& seg = segments[s];
       if (seg.all_logits) {
-        EXPECT_TRUE(torch::allclose(logits.narrow(0, row, seg.num_tokens),
-                                    full[i].narrow(0, seg.past_len, seg.num_tokens), 1e-4, 1e-4))
-            << "sequence " << i << " step " << step;
+        const auto want = full[i].narrow(0, seg.past_len, seg.num_tokens);
+        const auto got = logits.narrow(0, row, seg.num_tokens);
+        EXPECT_TRUE(torch::allclose(got, want, tolerance, tolerance))
+            << "sequence " << i << " step " << step << " max diff "
+            << (got - want).abs().max().item<float>();
         row += seg.num_tokens;
       } else {
         const int pos = seg.past_len + seg.num_tokens - 1;
-        EXPECT_TRUE(torch::allclose(logits[row], full[i][pos], 1e-4, 1e-4))
-            << "sequence " << i << " position " << pos << " step " << step;
+        EXPECT_TRUE(torch::allclose(logits[row], full[i][pos], tolerance, tolerance))
+            << "sequence " << i << " position " << pos << " step " << step << " max diff "
+            << (logits[row] - full[i][pos]).abs().max().item<float>();
         row += 1;
       }
       done[i] += seg.num_tokens;
@@ -145,6 +154,27 @@ void CheckIncrementalMatchesFull(const std::vector<int>& slots, int cache_slots)
 TEST(GptTest, IncrementalMatchesFullWithContiguousSlots) { CheckIncrementalMatchesFull({0, 1, 2}, 3); }
 
 TEST(GptTest, IncrementalMatchesFullWithSparseSlots) { CheckIncrementalMatchesFull({0, 7, 15}, 16); }
+
+// Packed fp32 inference weights (core/decode_kernels where the CPU has AVX-512): the same
+// products up to summation order.
+TEST(GptTest, IncrementalWithPackedF32WeightsMatchesFull) {
+  CheckIncrementalMatchesFull({0, 7, 15}, 16, torch::kFloat32);
+}
+
+// bf16 inference weights: each weight rounded to 8 significant bits, activations and sums in
+// fp32. The documented tolerance on the logits is 2e-2 absolute (GPT-2-scale weights).
+TEST(GptTest, IncrementalWithBf16WeightsStaysWithinTolerance) {
+  CheckIncrementalMatchesFull({0, 7, 15}, 16, torch::kBFloat16, 2e-2);
+}
+
+// The LibTorch fallback of CPUs without AVX-512 (kernels disabled) with prepared weights: the
+// bf16 copy goes through oneDNN for every row count.
+TEST(GptTest, IncrementalWithoutKernelsMatchesFull) {
+  kernels::SetEnabled(false);
+  CheckIncrementalMatchesFull({0, 1, 2}, 3, torch::kFloat32);
+  CheckIncrementalMatchesFull({0, 1, 2}, 3, torch::kBFloat16, 2e-2);
+  kernels::SetEnabled(true);
+}
 
 TEST(GptTest, IncrementalRejectsOverflowingSegments) {
   Gpt model(TinyConfig());
