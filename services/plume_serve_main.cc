@@ -30,6 +30,8 @@ ABSL_FLAG(std::optional<std::string>, listen, std::nullopt,
           "gRPC HOST:PORT (overrides listen; port 0 = a free port)");
 ABSL_FLAG(std::optional<std::string>, metrics_listen, std::nullopt,
           "HTTP HOST:PORT for /metrics (overrides metrics_listen; empty = off)");
+ABSL_FLAG(std::optional<std::string>, weights, std::nullopt,
+          "weights the decoding steps multiply with: float32 or bfloat16");
 ABSL_FLAG(std::optional<int>, threads, std::nullopt, "LibTorch threads for the model; 0 = all");
 ABSL_FLAG(std::optional<int>, max_running, std::nullopt, "sequences decoding together");
 ABSL_FLAG(std::optional<int>, max_waiting, std::nullopt,
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
   Override(FLAGS_listen, &config.listen);
   Override(FLAGS_metrics_listen, &config.metrics_listen);
   Override(FLAGS_threads, &config.threads);
+  Override(FLAGS_weights, &config.weights);
   Override(FLAGS_max_running, &config.max_running);
   Override(FLAGS_max_waiting, &config.max_waiting);
   Override(FLAGS_max_step_tokens, &config.max_step_tokens);

@@ -104,6 +104,7 @@ absl::Status PlumeServer::LoadModel() {
   options.max_waiting = config_.max_waiting;
   options.max_step_tokens = config_.max_step_tokens;
   options.max_context = config_.max_context;
+  options.bf16_weights = config_.weights == "bfloat16";
   options.threads = config_.threads > 0 ? config_.threads
                                         : static_cast<int>(std::thread::hardware_concurrency());
   ASSIGN_OR_RETURN(model_, LoadServedModel(config_.checkpoint, config_.model_name, options));

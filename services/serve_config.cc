@@ -28,6 +28,7 @@ absl::StatusOr<ServeConfig> ServeConfig::FromYaml(absl::string_view text,
   RETURN_IF_ERROR(engine.Read("max_waiting", &c.max_waiting));
   RETURN_IF_ERROR(engine.Read("max_step_tokens", &c.max_step_tokens));
   RETURN_IF_ERROR(engine.Read("max_context", &c.max_context));
+  RETURN_IF_ERROR(engine.Read("weights", &c.weights));
   RETURN_IF_ERROR(engine.Finish());
 
   ASSIGN_OR_RETURN(YamlFields limits, root.Child("limits"));
@@ -77,6 +78,9 @@ absl::Status ServeConfig::Validate() const {
     }
   }
   if (threads < 0) return bad("threads", threads, "must be >= 0 (0 = all cores)");
+  if (weights != "float32" && weights != "bfloat16") {
+    return bad("engine.weights", weights, "must be float32 or bfloat16");
+  }
   if (max_running < 1 || max_running > 1024) {
     return bad("engine.max_running", max_running, "must be in [1, 1024]");
   }

@@ -26,6 +26,7 @@ engine:
   max_waiting: 32
   max_step_tokens: 128
   max_context: 512
+  weights: bfloat16
 limits:
   max_prompt_tokens: 400
   max_new_tokens: 100
@@ -50,6 +51,7 @@ auth:
   EXPECT_EQ(config->max_waiting, 32);
   EXPECT_EQ(config->max_step_tokens, 128);
   EXPECT_EQ(config->max_context, 512);
+  EXPECT_EQ(config->weights, "bfloat16");
   EXPECT_EQ(config->max_prompt_tokens, 400);
   EXPECT_EQ(config->max_new_tokens, 100);
   EXPECT_EQ(config->ResolvedDefaultMaxTokens(), 50);
@@ -83,6 +85,7 @@ TEST(ServeConfigTest, ValidateNamesTheKey) {
   EXPECT_THAT(invalid([](ServeConfig& c) { c.max_running = 0; }), HasSubstr("engine.max_running"));
   EXPECT_THAT(invalid([](ServeConfig& c) { c.max_step_tokens = 4; }),
               HasSubstr("engine.max_step_tokens"));
+  EXPECT_THAT(invalid([](ServeConfig& c) { c.weights = "int8"; }), HasSubstr("engine.weights"));
   EXPECT_THAT(invalid([](ServeConfig& c) { c.max_new_tokens = 0; }),
               HasSubstr("limits.max_new_tokens"));
   EXPECT_THAT(invalid([](ServeConfig& c) { c.default_max_tokens = 2000; }),
