@@ -332,5 +332,26 @@ TEST_F(ServeTest, PythonClientGeneratedFromTheProto) {
   EXPECT_THAT(report["error_message"].get<std::string>(), HasSubstr("max_tokens"));
 }
 
+// engine.weights: bfloat16 serves the same checkpoint with a rounded copy of the weights. The
+// logits move by at most 2e-2 (core_model_test), so greedy decoding mostly agrees with float32;
+// and a bad value stops the server with the key named.
+TEST_F(ServeTest, Bf16WeightsServeTheSameModel) {
+  ServeProcess bf16(checkpoint_, {"--weights", "bfloat16"}, tmp_ / "bf16.log");
+  ASSERT_TRUE(bf16.WaitReady()) << bf16.Log();
+  auto bf16_stub = v1::CompletionService::NewStub(bf16.Channel());
+  const v1::CompleteRequest request = GreedyRequest("The river and the stone", 16);
+  const StreamOutcome f32_out = Complete(stub_.get(), request);
+  const StreamOutcome bf16_out = Complete(bf16_stub.get(), request);
+  ASSERT_TRUE(bf16_out.status.ok()) << bf16_out.status.error_message();
+  ASSERT_EQ(bf16_out.token_ids.size(), 16u);
+  EXPECT_EQ(bf16_out.last->finish_reason(), v1::FINISH_REASON_LENGTH);
+  EXPECT_EQ(bf16_out.token_ids.front(), f32_out.token_ids.front())
+      << "rounding moves the logits by far less than the top two of this checkpoint differ";
+
+  ServeProcess bad(checkpoint_, {"--weights", "int4"}, tmp_ / "bad-weights.log");
+  EXPECT_EQ(bad.process().Wait(std::chrono::seconds(60)), 1);
+  EXPECT_THAT(bad.Log(), HasSubstr("engine.weights=int4 must be float32 or bfloat16"));
+}
+
 }  // namespace
 }  // namespace plume::testing
