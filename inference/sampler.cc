@@ -8,6 +8,7 @@ namespace plume::inference {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr size_t kSortedTopPLimit = 4096;  // top-p results up to this size are kept in order
 
 // Candidate order: larger logit first, then lower id (so results never depend on sort stability).
 bool Better(const Candidate& a, const Candidate& b) {
@@ -145,7 +146,7 @@ void TopPStage::Apply(TokenCandidates& candidates) {
   if (p_ >= 1.0f || candidates.size() <= 1) return;
   const float max_logit = candidates.MaxLogit();
   if (max_logit == kNegInf) return;
-  // Normaliser over every candidate; the sorted prefix is then grown until it holds mass p.
+  // Normaliser over every candidate: the kept set is the smallest best set with mass >= p.
   double total = 0;
   if (candidates.narrowed()) {
     for (const Candidate& c : candidates.list()) total += std::exp(c.logit - max_logit);
@@ -153,33 +154,45 @@ void TopPStage::Apply(TokenCandidates& candidates) {
     for (float l : candidates.logits()) total += std::exp(l - max_logit);
   }
   const double target = static_cast<double>(p_) * total;
-  auto cut = [&](const std::vector<Candidate>& sorted) -> size_t {  // 0 = not reached
-    double mass = 0;
-    for (size_t i = 0; i < sorted.size(); ++i) {
-      mass += std::exp(sorted[i].logit - max_logit);
-      if (mass >= target) return i + 1;
-    }
-    return 0;
-  };
-  if (candidates.narrowed()) {
+  if (candidates.narrowed() && candidates.sorted()) {
+    // Already in order (after top-k): grow the prefix until it holds mass p.
     std::vector<Candidate> list = std::move(candidates.list());
-    if (!candidates.sorted()) std::sort(list.begin(), list.end(), Better);
-    const size_t n = cut(list);
-    if (n > 0) list.resize(n);  // else rounding left the mass short of p: keep all
+    double mass = 0;
+    for (size_t i = 0; i < list.size(); ++i) {
+      mass += std::exp(list[i].logit - max_logit);
+      if (mass >= target) {
+        list.resize(i + 1);
+        break;
+      }
+    }  // not reached (rounding left the mass short of p): keep all
     candidates.SetList(std::move(list), /*sorted=*/true);
     return;
   }
-  // Whole vocabulary: look at the best 64, 512, ... instead of sorting everything.
-  const size_t vocab = candidates.logits().size();
-  for (size_t k = 64;; k *= 8) {
-    std::vector<Candidate> best = TopOfVocabulary(candidates.logits(), std::min(k, vocab));
-    const size_t n = cut(best);
-    if (n > 0 || best.size() == vocab) {
-      if (n > 0) best.resize(n);
-      candidates.SetList(std::move(best), /*sorted=*/true);
-      return;
+  // Unordered (often the whole vocabulary, nearly flat for an untrained model, where the set
+  // holds most tokens): find the smallest best set by repeated partitioning around the middle
+  // of the undecided range, in expected O(V), instead of sorting. Invariant: the best `lo`
+  // candidates hold less than the target mass (`before`), the best `hi` reach it.
+  std::vector<Candidate> list = std::move(candidates.list());
+  size_t lo = 0, hi = list.size();
+  double before = 0;
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    std::nth_element(list.begin() + lo, list.begin() + mid, list.begin() + hi, Better);
+    double mass = 0;  // of list[lo, mid), each better than everything in list[mid, hi)
+    for (size_t i = lo; i < mid; ++i) mass += std::exp(list[i].logit - max_logit);
+    if (before + mass >= target) {
+      hi = mid;
+    } else {
+      before += mass;
+      lo = mid;
     }
   }
+  list.resize(hi);
+  // Order only a small result (the candidates' order matters to nobody but readers; the pick
+  // is deterministic either way).
+  const bool sort = list.size() <= kSortedTopPLimit;
+  if (sort) std::sort(list.begin(), list.end(), Better);
+  candidates.SetList(std::move(list), sort);
 }
 
 void MinPStage::Apply(TokenCandidates& candidates) {

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
+#include <set>
 #include <vector>
 
 namespace plume::inference {
@@ -92,6 +95,45 @@ TEST(SamplerTest, TopPOverALargeVocabularyGrowsItsPrefix) {
   ASSERT_EQ(c.size(), 501u);
   EXPECT_EQ(c.list().front().id, 0);  // ties: lower ids first
   EXPECT_EQ(c.list().back().id, 500);
+}
+
+TEST(SamplerTest, TopPOverTheVocabularyEqualsTheSortedDefinition) {
+  // The partitioning search against the definition (sort everything, take the shortest prefix
+  // reaching p), on flat (untrained-model-like) and peaked logits of GPT-2's vocabulary size.
+  std::mt19937 rng(7);
+  for (float spread : {0.05f, 0.3f, 3.0f, 12.0f}) {
+    for (float p : {0.1f, 0.5f, 0.9f, 0.95f, 0.999f}) {
+      std::normal_distribution<float> normal(0.0f, spread);
+      std::vector<float> logits(50257);
+      for (float& l : logits) l = normal(rng);
+      std::vector<Candidate> sorted;
+      for (size_t i = 0; i < logits.size(); ++i) sorted.push_back({static_cast<int32_t>(i), logits[i]});
+      std::sort(sorted.begin(), sorted.end(), [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+      });
+      const float max_logit = sorted.front().logit;
+      double total = 0;
+      for (float l : logits) total += std::exp(l - max_logit);
+      std::set<int32_t> want;
+      double mass = 0;
+      for (const Candidate& c : sorted) {
+        want.insert(c.id);
+        mass += std::exp(c.logit - max_logit);
+        if (mass >= p * total) break;
+      }
+      TokenCandidates c(absl::MakeSpan(logits));
+      TopPStage(p).Apply(c);
+      std::set<int32_t> got;
+      for (const Candidate& kept : c.list()) got.insert(kept.id);
+      // Summation order may move the boundary by a token when a prefix lands on p exactly.
+      EXPECT_LE(std::max(got.size(), want.size()) - std::min(got.size(), want.size()), 1u)
+          << "spread " << spread << " p " << p;
+      const std::set<int32_t>& smaller = got.size() <= want.size() ? got : want;
+      const std::set<int32_t>& larger = got.size() <= want.size() ? want : got;
+      EXPECT_TRUE(std::includes(larger.begin(), larger.end(), smaller.begin(), smaller.end()))
+          << "spread " << spread << " p " << p;
+    }
+  }
 }
 
 TEST(SamplerTest, MinPDropsTokensBelowAFractionOfTheBest) {
