@@ -193,6 +193,14 @@ PLUME_AVX512 void TileBlocks(const MatmulArgs& a, int64_t b0, int64_t b1) {
       for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
       for (int64_t g = 0; g < a.k / L; ++g) {
         const W* group = blk + g * kBlockRows * L;
+        if (m0 == 0 && b + 1 < b1) {
+          // Fetch the next block into L2 while this one is reused from L1 for every x tile:
+          // its DRAM latency then overlaps with compute instead of stalling the next block.
+          const char* next = reinterpret_cast<const char*>(group + kBlockRows * a.k);
+          for (int line = 0; line < static_cast<int>(kBlockRows * L * sizeof(W)); line += 64) {
+            _mm_prefetch(next + line, _MM_HINT_T1);
+          }
+        }
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) {
 #pragma GCC unroll 4
