@@ -81,7 +81,7 @@ BENCH_AVX512 float SumStreams(const float* p, int64_t n) {
 }
 
 struct Bandwidth {
-  double triad_gbs = 0;  // STREAM convention: 24 bytes per element (a = b + s*c), plain stores
+  double triad_gbs = 0;  // STREAM triad a = b + s*c: 12 bytes per float element, plain stores
   double read_gbs = 0;   // read-only sweeps over a working set the size of the weights
 };
 
@@ -104,7 +104,7 @@ Bandwidth MeasureBandwidth(int64_t read_bytes) {
       });
       best = std::min(best, Seconds(t0, Clock::now()));
     }
-    bw.triad_gbs = 24.0 * n / best / 1e9;
+    bw.triad_gbs = 12.0 * n / best / 1e9;
   }
   const int threads = at::get_num_threads();
   const int64_t m = read_bytes / 4 / (threads * 256) * (threads * 256);

@@ -71,18 +71,23 @@ INSTANTIATE_TEST_SUITE_P(Shapes, SmallMatmulTest,
                                            std::make_tuple(4, 33, 64, true),
                                            std::make_tuple(5, 66, 96, false),
                                            std::make_tuple(17, 129, 128, false),
-                                           std::make_tuple(64, 40, 48, false)));
+                                           std::make_tuple(64, 40, 48, false),
+                                           // x larger than L1: K in chunks, blocks in batches
+                                           std::make_tuple(17, 129, 3072, false),
+                                           std::make_tuple(64, 130, 1024, false),
+                                           std::make_tuple(4, 33, 4096, true)));
 
 TEST(SmallMatmulTest, RowsAreBitIdenticalAloneOrBatched) {
   // What lets a sequence decode the same tokens alone or in any batch.
   SKIP_WITHOUT_KERNELS();
+  // K = 2048 makes the tiled path work through K in chunks (x rows beyond L1).
   torch::manual_seed(3);
-  const auto w = torch::randn({150, 64});
-  const auto x = torch::randn({9, 64});
+  const auto w = torch::randn({150, 2048}) * 0.05;
+  const auto x = torch::randn({20, 2048});
   const auto bias = torch::randn({150});
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
     const PackedWeight packed = PackedWeight::Pack(w, dtype);
-    const int64_t max_rows = dtype == torch::kBFloat16 ? 4 : 9;
+    const int64_t max_rows = dtype == torch::kBFloat16 ? 4 : 20;
     const auto batched = SmallMatmul(x.narrow(0, 0, max_rows).contiguous(), packed, bias,
                                      Activation::kGeluTanh);
     for (int64_t i = 0; i < max_rows; ++i) {
