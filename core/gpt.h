@@ -132,7 +132,8 @@ class GptImpl : public torch::nn::Module {
   // Copies the weights ForwardStep multiplies with (every Linear and the LM head) into the
   // packed layout of core/decode_kernels, in `dtype`: kFloat32 (same results as the
   // parameters, up to summation order) or kBFloat16 (half the bytes read per decoded token;
-  // activations and accumulation stay fp32; logits move by about 1e-2, see gpt_test; also a
+  // activations and sums stay fp32 for steps of up to 4 rows, larger ones run bf16 x bf16 in
+  // oneDNN; logits stay within 2e-2, see gpt_test; also a
   // plain bf16 copy for oneDNN's large-batch matmuls). Costs that much memory besides the
   // parameters; call again after the parameters change. Until called (or with
   // kUndefined, which frees the copies) ForwardStep multiplies with the parameters through

@@ -44,7 +44,7 @@ struct EngineOptions {
                               // rejected with RESOURCE_EXHAUSTED; >= 0
   int threads = 0;            // LibTorch intra-op threads on the scheduler thread; 0 = unchanged
   bool bf16_weights = false;  // multiply with a bf16 copy of the weights (half the bytes per
-                              // decoded token; activations stay fp32; logits within ~1e-2, see
+                              // decoded token; logits within 2e-2, see
                               // core GptImpl::PrepareInference); false = fp32
   absl::Status Validate() const;
 };

@@ -30,7 +30,7 @@ struct ServeConfig {
   std::string weights = "float32";  // what the decoding steps multiply with: "float32" (the
                                     // checkpoint's values) or "bfloat16" (half the bytes per
                                     // token, ~1.8x faster decoding; logits within 2e-2, see
-                                    // docs/serving.md); activations stay float32 either way
+                                    // docs/serving.md)
 
   // --- Request limits (limits:).
   int max_prompt_tokens = 0;      // longest prompt; 0 = the context minus one
