@@ -78,22 +78,26 @@ INSTANTIATE_TEST_SUITE_P(Shapes, SmallMatmulTest,
                                            std::make_tuple(4, 33, 4096, true)));
 
 TEST(SmallMatmulTest, RowsAreBitIdenticalAloneOrBatched) {
-  // What lets a sequence decode the same tokens alone or in any batch.
+  // What lets a sequence decode the same tokens alone or in any batch. With K = 2048 the x rows
+  // outgrow L1; 150 weight rows leave a partial block; 5 and 3 rows a partial x tile.
   SKIP_WITHOUT_KERNELS();
-  // K = 2048 makes the tiled path work through K in chunks (x rows beyond L1).
   torch::manual_seed(3);
-  const auto w = torch::randn({150, 2048}) * 0.05;
-  const auto x = torch::randn({20, 2048});
-  const auto bias = torch::randn({150});
-  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-    const PackedWeight packed = PackedWeight::Pack(w, dtype);
-    const int64_t max_rows = dtype == torch::kBFloat16 ? 4 : 20;
-    const auto batched = SmallMatmul(x.narrow(0, 0, max_rows).contiguous(), packed, bias,
-                                     Activation::kGeluTanh);
-    for (int64_t i = 0; i < max_rows; ++i) {
-      const auto alone = SmallMatmul(x.narrow(0, i, 1).contiguous(), packed, bias,
-                                     Activation::kGeluTanh);
-      EXPECT_TRUE(torch::equal(alone[0], batched[i])) << "row " << i << " dtype " << dtype;
+  for (int64_t k : {256, 2048}) {
+    const auto w = torch::randn({150, k}) * 0.05;
+    const auto x = torch::randn({20, k});
+    const auto bias = torch::randn({150});
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const PackedWeight packed = PackedWeight::Pack(w, dtype);
+      for (int64_t rows : {2, 3, 4, 5, 20}) {
+        const auto batched = SmallMatmul(x.narrow(0, 0, rows).contiguous(), packed, bias,
+                                         Activation::kGeluTanh);
+        for (int64_t i = 0; i < rows; ++i) {
+          const auto alone = SmallMatmul(x.narrow(0, i, 1).contiguous(), packed, bias,
+                                         Activation::kGeluTanh);
+          EXPECT_TRUE(torch::equal(alone[0], batched[i]))
+              << "row " << i << " of " << rows << ", K " << k << ", dtype " << dtype;
+        }
+      }
     }
   }
 }
