@@ -184,27 +184,21 @@ PLUME_AVX512 void TileBlocks(const MatmulArgs& a, int64_t b0, int64_t b1) {
   using W = std::conditional_t<kBf16, uint16_t, float>;
   constexpr int64_t L = kBf16 ? 32 : 16;
   const W* w = static_cast<const W*>(a.weight);
-  const int64_t groups = a.k / L;
-  // The next block is fetched into L2 while this one is reused from L1 for every x tile, its
-  // lines spread evenly over the block's iterations (tiles x groups) so that the requests do
-  // not queue up behind each other: DRAM then streams while the FMAs run.
-  const int64_t lines = kBlockRows * a.k * static_cast<int64_t>(sizeof(W)) / 64;
-  const int64_t iterations = (a.m + 3) / 4 * groups;
-  const int64_t lines_per_iteration = (lines + iterations - 1) / iterations;
   for (int64_t b = b0; b < b1; ++b) {
     const W* blk = w + b * kBlockRows * a.k;
-    const char* next = b + 1 < b1 ? reinterpret_cast<const char*>(blk + kBlockRows * a.k) : nullptr;
     for (int64_t m0 = 0; m0 < a.m; m0 += 4) {
       const float* xr[4];
       for (int i = 0; i < 4; ++i) xr[i] = a.x + std::min<int64_t>(m0 + i, a.m - 1) * a.k;
       __m512 acc[16];
       for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-      for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t g = 0; g < a.k / L; ++g) {
         const W* group = blk + g * kBlockRows * L;
-        if (next != nullptr) {
-          const int64_t first = (m0 / 4 * groups + g) * lines_per_iteration;
-          for (int64_t line = first; line < std::min(lines, first + lines_per_iteration); ++line) {
-            _mm_prefetch(next + line * 64, _MM_HINT_T1);
+        if (m0 == 0 && b + 1 < b1) {
+          // Fetch the next block into L2 while this one is reused from L1 for every x tile:
+          // its DRAM latency then overlaps with compute instead of stalling the next block.
+          const char* next = reinterpret_cast<const char*>(group + kBlockRows * a.k);
+          for (int line = 0; line < static_cast<int>(kBlockRows * L * sizeof(W)); line += 64) {
+            _mm_prefetch(next + line, _MM_HINT_T1);
           }
         }
 #pragma GCC unroll 4
