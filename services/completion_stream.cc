@@ -269,9 +269,12 @@ void CompletionStream::OnDone() {
     entry.code = final_status_.error_code();
     entry.error = final_status_.error_message();
     if (grpc_cancelled_) {
-      // The client's view: its deadline passed, or it cancelled/disconnected.
+      // The client's view: its deadline passed, or it cancelled/disconnected. The server's copy
+      // of the deadline counts from when the call arrived, so it lags the client's, whose timer
+      // cancels the call first: a cancellation this close to the deadline is the deadline.
+      constexpr auto kDeadlineLag = std::chrono::milliseconds(100);
       const bool expired = deadline_ != std::chrono::system_clock::time_point::max() &&
-                           std::chrono::system_clock::now() >= deadline_;
+                           std::chrono::system_clock::now() + kDeadlineLag >= deadline_;
       entry.code = expired ? grpc::StatusCode::DEADLINE_EXCEEDED : grpc::StatusCode::CANCELLED;
       entry.error = expired ? "deadline exceeded" : "cancelled by the client";
     }
