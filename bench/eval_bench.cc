@@ -14,24 +14,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "bench/bench_shapes.h"
 #include "core/allocator.h"
 #include "core/gpt.h"
 #include "core/threads.h"
 #include "trainer/evaluator.h"
 
-namespace plume {
-namespace {
-
-core::GptConfig Shape(const std::string& name) {
-  core::GptConfig c;  // gpt2-124M, 1024 tokens of context
-  if (name == "tiny") {
-    c.n_layer = 4; c.n_head = 4; c.n_embd = 256; c.n_positions = 256; c.vocab_size = 8192;
-  }
-  return c;
-}
-
-}  // namespace
-}  // namespace plume
 
 int main(int argc, char** argv) {
   int threads = 2, windows = 16, reps = 3;
@@ -48,7 +36,7 @@ int main(int argc, char** argv) {
   plume::core::ConfigureAllocatorForLargeTensors();
   plume::core::ConfigureTorchThreads(threads);
   for (absl::string_view name : absl::StrSplit(shapes, ',')) {
-    const plume::core::GptConfig config = plume::Shape(std::string(name));
+    const plume::core::GptConfig config = plume::bench::BenchShape(std::string(name));
     torch::manual_seed(0);
     plume::core::Gpt model(config);
     model->eval();

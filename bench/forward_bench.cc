@@ -12,21 +12,11 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "bench/bench_shapes.h"
 #include "core/allocator.h"
 #include "core/gpt.h"
 #include "core/threads.h"
 
-namespace {
-
-plume::core::GptConfig Shape(const std::string& name) {
-  plume::core::GptConfig c;  // gpt2-124M
-  if (name == "tiny") {
-    c.n_layer = 4; c.n_head = 4; c.n_embd = 256; c.n_positions = 256; c.vocab_size = 8192;
-  }
-  return c;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2, seq = 256;
@@ -44,7 +34,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> parts = absl::StrSplit(run, ':');
     const int batch = std::stoi(parts.at(1));
     torch::manual_seed(0);
-    plume::core::Gpt model(Shape(parts[0]));
+    plume::core::Gpt model(plume::bench::BenchShape(parts[0]));
     model->eval();
     c10::InferenceMode guard;
     auto ids = torch::randint(0, model->config().vocab_size, {batch, seq}, torch::kInt64);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_split.h"
+#include "bench/bench_shapes.h"
 #include "core/allocator.h"
 #include "core/gpt.h"
 #include "core/threads.h"
@@ -36,13 +37,6 @@ double MatmulPeakGflops() {
   return 2.0 * 2048 * 2048 * 2048 / best / 1e9;
 }
 
-core::GptConfig Shape(const std::string& name) {
-  core::GptConfig c;  // gpt2-124M
-  if (name == "tiny") {
-    c.n_layer = 4; c.n_head = 4; c.n_embd = 256; c.n_positions = 256; c.vocab_size = 8192;
-  }
-  return c;
-}
 
 }  // namespace
 }  // namespace plume
@@ -66,7 +60,7 @@ int main(int argc, char** argv) {
   std::printf("machine matmul_peak_gflops=%.1f threads=%d\n", peak, threads);
   for (const std::string& name : std::vector<std::string>(absl::StrSplit(shapes, ','))) {
     torch::manual_seed(0);
-    const core::GptConfig config = Shape(name);
+    const core::GptConfig config = bench::BenchShape(name);
     core::Gpt model(config);
     model->train();
     trainer::NamedTensors params;
